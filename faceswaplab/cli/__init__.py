@@ -1,0 +1,39 @@
+"""`python -m faceswaplab`: the command line over the same core as every other front end."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Sequence
+
+from .. import __version__
+from . import common
+
+
+def build_parser() -> common.ArgumentParser:
+    from . import doctor_cmd, models_cmd, swap_cmd
+
+    parser = common.ArgumentParser(prog="python -m faceswaplab", description="FaceSwapLab face swapping engine")
+    parser.add_argument("--version", action="version", version=f"FaceSwapLab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for mod in (swap_cmd, models_cmd, doctor_cmd):
+        mod.register(sub)
+    for p in sub.choices.values():
+        p.__class__ = common.ArgumentParser
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    common.setup_logging("--debug" in argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except common.UsageError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return common.EXIT_BAD_INPUT
+    # Third-party libraries sometimes print to stdout (insightface's swapper does); in the
+    # CLI, stdout belongs to --json, so anything else goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        return common.run_guarded(args.func, args)

@@ -1,0 +1,61 @@
+"""`python -m faceswaplab models [download]`: what model files there are, and fetching them."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from ..models.store import ModelStore, resolve_models_dir
+from . import common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list model files and their status, or download missing ones")
+    p.add_argument("action", nargs="?", choices=("list", "download"), default="list")
+    p.add_argument("names", nargs="*", metavar="NAME", help="with download: only these files (default: every missing one)")
+    p.add_argument("--models-dir", metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
+    p.add_argument("--debug", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = ModelStore(resolve_models_dir(args.models_dir))
+    if args.action == "download":
+        from ..models.download import download_missing
+
+        results = download_missing(store, args.names or None, progress=not args.json)
+        if args.json:
+            common.emit_json([dataclasses.asdict(r) for r in results])
+        else:
+            for r in results:
+                print(_fmt_result(r), file=sys.stderr)
+        failed = [r for r in results if not r.ok]
+        return common.EXIT_MODEL if failed else common.EXIT_OK
+    statuses = store.statuses()
+    if args.json:
+        common.emit_json({"models_dir": str(store.models_dir), "models": [s.to_dict() for s in statuses]})
+        return common.EXIT_OK
+    print(f"models directory: {store.models_dir}")
+    width = max((len(s.name) for s in statuses), default=10)
+    for s in statuses:
+        line = f"  {s.state:<9} {s.name:<{width}}  {s.path}"
+        if s.reason and s.state != "verified":
+            line += f"  ({s.reason})"
+        print(line)
+    missing = [s for s in statuses if s.state == "missing" and s.required]
+    if missing:
+        print("fetch missing files with: python -m faceswaplab models download" + _dir_flag(args))
+    return common.EXIT_OK
+
+
+def _dir_flag(args: argparse.Namespace) -> str:
+    return f" --models-dir {args.models_dir}" if args.models_dir else ""
+
+
+def _fmt_result(r: object) -> str:
+    d = dataclasses.asdict(r)  # type: ignore[call-overload]
+    state = "ok" if d.get("ok") else "FAILED"
+    extra = d.get("message") or ""
+    return f"{state:<6} {d.get('name')}  {extra}".rstrip()

@@ -1,0 +1,97 @@
+"""Soft masks and paste-back of an aligned face into the image, only inside the face's ROI.
+
+insightface's own paste-back warps three full-frame images and erodes/blurs a full-frame
+mask per face; here the mask is built once in aligned space (where the face always has the
+same size), and one warp of the face and its mask covers only the ROI. Everything outside
+the ROI, and inside it wherever the mask is zero, stays bit-for-bit as it was.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from . import geometry
+
+
+@lru_cache(maxsize=32)
+def _box_mask_cached(size: int, erosion: float, blur: float) -> np.ndarray:
+    mask = np.zeros((size, size), dtype=np.float32)
+    inset = int(round(erosion * size))
+    # Always keep a thin border at zero: the crop's edge often lies outside the image
+    # (replicated pixels) and must never be pasted.
+    inset = max(inset, max(2, size // 64))
+    if inset * 2 >= size:
+        return mask
+    mask[inset : size - inset, inset : size - inset] = 1.0
+    k = int(round(blur * size))
+    if k >= 1:
+        sigma = k / 2.0
+        ksize = int(2 * round(3 * sigma) + 1)
+        mask = cv2.GaussianBlur(mask, (ksize, ksize), sigma, borderType=cv2.BORDER_CONSTANT)
+    mask.setflags(write=False)
+    return mask
+
+
+def box_mask(size: int, erosion: float = 0.1, blur: float = 0.1) -> np.ndarray:
+    """A soft square mask for an aligned crop: inset by `erosion` and feathered by `blur`.
+
+    Both are fractions of the crop size, so the feather is proportional to the face size
+    whatever the image resolution. The result is read-only and cached.
+    """
+    return _box_mask_cached(int(size), round(float(erosion), 4), round(float(blur), 4))
+
+
+def feather(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Gaussian feather of a float mask (soft edges, never bitwise operations)."""
+    if radius_px <= 0:
+        return mask.astype(np.float32, copy=False)
+    sigma = radius_px / 2.0
+    ksize = int(2 * round(3 * sigma) + 1)
+    return cv2.GaussianBlur(mask.astype(np.float32, copy=False), (ksize, ksize), sigma, borderType=cv2.BORDER_REPLICATE)
+
+
+def dilate(mask: np.ndarray, radius_px: int) -> np.ndarray:
+    if radius_px <= 0:
+        return mask
+    k = 2 * int(radius_px) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    return cv2.dilate(mask.astype(np.float32, copy=False), kernel)
+
+
+def paste_aligned(
+    image: np.ndarray,
+    aligned: np.ndarray,
+    m: np.ndarray,
+    mask: np.ndarray,
+) -> tuple[int, int, int, int] | None:
+    """Blend an aligned face (float or uint8, size x size x 3) into `image` in place.
+
+    `m` maps image pixels to the aligned crop; `mask` is the float alpha (0..1) in aligned
+    space. Returns the ROI that was touched (None if the face lies outside the image).
+    """
+    size = aligned.shape[0]
+    roi = geometry.roi_of_aligned(m, size, image.shape)
+    if roi is None:
+        return None
+    x0, y0, x1, y1 = roi
+    face = geometry.warp_from_aligned(np.ascontiguousarray(aligned, dtype=np.float32), m, roi)
+    alpha = geometry.warp_from_aligned(np.ascontiguousarray(mask, dtype=np.float32), m, roi)
+    np.clip(alpha, 0.0, 1.0, out=alpha)
+    region = image[y0:y1, x0:x1]
+    touched = alpha > (0.5 / 255.0)
+    if not touched.any():
+        return roi
+    a = alpha[..., None]
+    blended = region.astype(np.float32) * (1.0 - a) + face * a
+    out = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    region[touched] = out[touched]
+    return roi
+
+
+def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Float blend of two same-sized images with a HxW alpha (0..1)."""
+    a = np.clip(alpha, 0.0, 1.0)[..., None].astype(np.float32)
+    return base.astype(np.float32) * (1.0 - a) + top.astype(np.float32) * a

@@ -1,0 +1,98 @@
+"""The engine: model files resolved through the store, models built once through the session
+cache, handed to analysis and swapping.
+
+An Engine is cheap to create (it loads nothing); models are loaded on first use and shared by
+every Engine in the process that asks for the same file, providers and thread count.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from .analysis.analyser import Analyser
+from .analysis.detector import Detector, SCRFDDetector
+from .errors import ModelCorruptError
+from .models import sessions
+from .models.store import ModelStore, resolve_models_dir
+from .options import EngineOptions
+from .swap.inswapper import InSwapper, read_emap
+
+ANALYSIS_PACK = "buffalo_l"
+
+
+class Engine:
+    def __init__(
+        self,
+        options: EngineOptions | None = None,
+        *,
+        store: ModelStore | None = None,
+        detector: Detector | None = None,
+        host_models_dir: Path | None = None,
+        nsfw_detector: Any = None,
+    ) -> None:
+        self.options = options or EngineOptions()
+        if store is None:
+            store = ModelStore(resolve_models_dir(self.options.models_dir, host_default=host_models_dir))
+        self.store = store
+        self._detector_override = detector
+        self.nsfw_detector = nsfw_detector  # None: nudenet's model (tests inject one)
+        self._lock = threading.Lock()
+        self._providers: list[str] | None = None
+
+    @property
+    def providers(self) -> list[str]:
+        with self._lock:
+            if self._providers is None:
+                self._providers = sessions.resolve_providers(self.options.providers)
+            return list(self._providers)
+
+    def _insightface_model(self, name: str, kind: str) -> Any:
+        path = self.store.require(name, kind)
+
+        def factory(providers: list[str], so: Any) -> Any:
+            from insightface.model_zoo import model_zoo
+
+            model = model_zoo.get_model(str(path), providers=providers, sess_options=so, static_shape_sessions=False)
+            if model is None:
+                raise ModelCorruptError(
+                    f"{path} does not look like a {kind} model (insightface could not route it by its input shape); "
+                    "replace it with the original file"
+                )
+            if kind == "detector":
+                SCRFDDetector.prepare(model)
+            return model
+
+        return sessions.cached(path, self.providers, self.options.threads, f"insightface:{kind}", factory)
+
+    def detector(self) -> Detector:
+        if self._detector_override is not None:
+            return self._detector_override
+        model = self._insightface_model(f"{ANALYSIS_PACK}/det_10g.onnx", "detector")
+        # SCRFDDetector is a thin stateless view over the shared model.
+        return SCRFDDetector(model)
+
+    def recognizer(self) -> Any:
+        return self._insightface_model(f"{ANALYSIS_PACK}/w600k_r50.onnx", "recognition")
+
+    def genderage(self) -> Any:
+        return self._insightface_model(f"{ANALYSIS_PACK}/genderage.onnx", "genderage")
+
+    def analyser(self) -> Analyser:
+        return Analyser(self.detector(), self.recognizer(), self.genderage)
+
+    def swapper(self) -> InSwapper:
+        path = self.store.require(self.options.swapper, "swapper")
+
+        def factory(providers: list[str], so: Any) -> Any:
+            import onnxruntime as ort
+
+            session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+            return InSwapper(session, read_emap(path))
+
+        return sessions.cached(path, self.providers, self.options.threads, "swapper", factory)
+
+    def session(self, path: Path) -> Any:
+        """A plain cached session for auxiliary models (restorers, parsers)."""
+        return sessions.create_session(path, self.providers, self.options.threads)

@@ -1,0 +1,105 @@
+"""Source identities: one embedding (plus gender/age) from photos, a checkpoint, or both.
+
+Blending averages normalised embeddings (weighted by how many photos each part stands for)
+and normalises the mean, which is what the swap model's identity space expects.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .analysis.face import Face, normalize
+from .analysis.selection import sort_faces
+from .errors import NoFaceError
+
+
+@dataclass(frozen=True)
+class Identity:
+    embedding: np.ndarray  # normalised float32 [512]
+    gender: str | None = None
+    age: int | None = None
+    samples: int = 1
+    label: str = ""
+    embeddings: np.ndarray | None = None  # N x 512 normalised, when built from several faces
+    skipped: tuple[str, ...] = field(default_factory=tuple)  # sources without a usable face
+
+
+def blend(parts: Sequence[Identity], method: str = "mean", label: str | None = None) -> Identity:
+    """Mean (or median) of normalised embeddings, weighted by sample count; majority gender."""
+    if not parts:
+        raise ValueError("nothing to blend")
+    if len(parts) == 1 and method == "mean":
+        return parts[0]
+    weights = np.array([max(p.samples, 1) for p in parts], np.float64)
+    vecs = np.stack([normalize(p.embedding) for p in parts]).astype(np.float64)
+    if method == "mean":
+        mean = (vecs * weights[:, None]).sum(axis=0) / weights.sum()
+    elif method == "median":
+        mean = np.median(np.repeat(vecs, weights.astype(int), axis=0), axis=0)
+    else:
+        raise ValueError(f"unknown blend method {method!r} (mean or median)")
+    genders: Counter[str] = Counter()
+    for p, w in zip(parts, weights):
+        if p.gender:
+            genders[p.gender] += int(w)
+    gender = genders.most_common(1)[0][0] if genders else None
+    ages = [p.age for p in parts if p.age is not None]
+    stacked = [p.embeddings if p.embeddings is not None else normalize(p.embedding)[None] for p in parts]
+    return Identity(
+        embedding=normalize(mean),
+        gender=gender,
+        age=int(np.median(ages)) if ages else None,
+        samples=int(weights.sum()),
+        label=label if label is not None else " + ".join(p.label for p in parts if p.label),
+        embeddings=np.concatenate(stacked).astype(np.float32),
+        skipped=tuple(s for p in parts for s in p.skipped),
+    )
+
+
+def pick_source_face(faces: Sequence[Face], index: int) -> Face | None:
+    """The source face: faces in left-to-right order, `index`-th; the usual single-face case
+    is index 0. Returns None when the image has fewer faces."""
+    ordered = sort_faces(faces, "left-right")
+    return ordered[index] if index < len(ordered) else None
+
+
+def from_faces(faces: Sequence[tuple[str, Face]], label: str = "") -> Identity:
+    """Identity from (name, face) pairs, each face already analysed (embedding, maybe gender)."""
+    parts = [
+        Identity(embedding=f.embedding, gender=f.gender, age=f.age, samples=1, label=name)  # type: ignore[arg-type]
+        for name, f in faces
+    ]
+    ident = blend(parts, label=label)
+    if ident.embeddings is None:
+        ident = Identity(
+            embedding=ident.embedding,
+            gender=ident.gender,
+            age=ident.age,
+            samples=ident.samples,
+            label=ident.label,
+            embeddings=normalize(ident.embedding)[None],
+        )
+    return ident
+
+
+def describe_missing(name: str, faces_found: int, index: int) -> str:
+    if faces_found == 0:
+        return f"no face in the source image {name}"
+    return f"source face index {index} out of range in {name}: {faces_found} face(s) found"
+
+
+def require_faces(found: list[tuple[str, Face]], skipped: list[str]) -> None:
+    if not found:
+        raise NoFaceError("; ".join(skipped) if skipped else "no source face")
+
+
+def describe(img: Any) -> str:
+    if isinstance(img, str):
+        return repr(img)
+    if hasattr(img, "__fspath__"):
+        return repr(str(img))
+    return f"<{type(img).__name__}>"

@@ -1,0 +1,225 @@
+"""One image through the whole flow: decode -> content filter (once) -> analyse faces (once)
+-> per unit: select target faces, resolve the identity -> aligned swap (+ enhancement) -> one
+warp back into the face's ROI -> SwapResult with a per-face report.
+
+Every front end (CLI, HTTP API, web-ui accordion and Extras, batch jobs) builds UnitOptions
+and calls `swap_image`; there is no second code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import safety
+from .analysis.face import Face, similarity
+from .analysis.selection import largest, select_faces
+from .engine import Engine
+from .errors import BadInputError, FaceSwapLabError, NoFaceError
+from .identity import Identity, blend, describe_missing, from_faces, pick_source_face
+from .imageio import LoadedImage, load_image
+from .options import UnitOptions
+from .report import SKIPPED, SWAPPED, FaceReport, SwapReport, UnitReport
+from .swap.face_swap import swap_face
+
+
+@dataclass
+class PreparedUnit:
+    """A unit with its source identity and reference embedding resolved (once per job)."""
+
+    options: UnitOptions
+    identity: Identity | None = None
+    reference: np.ndarray | None = None
+    error: str | None = None  # why this unit cannot swap (no face in the source...)
+    status: str = "ok"
+
+    @property
+    def active(self) -> bool:
+        return self.options.enabled and self.options.has_source
+
+
+@dataclass
+class SwapResult:
+    image: LoadedImage
+    report: SwapReport
+    original: LoadedImage | None = field(default=None, repr=False)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.image.rgb
+
+
+def _analyse_source(engine: Engine, img: Any, what: str, need_gender: bool) -> tuple[str, list[Face]]:
+    loaded = load_image(img, what=what)
+    faces = engine.analyser().analyse(
+        loaded.rgb,
+        det_size=engine.options.det_size,
+        det_thresh=engine.options.det_thresh,
+        retry=engine.options.det_retry,
+        attributes=need_gender,
+    )
+    return loaded.source, faces
+
+
+def resolve_identity(engine: Engine, unit: UnitOptions) -> Identity:
+    """The unit's source identity: its photos blended with its checkpoint, if any.
+
+    Raises NoFaceError when no photo has a usable face and there is no checkpoint;
+    CheckpointError for a malformed checkpoint.
+    """
+    need_gender = unit.gender == "same"
+    found: list[tuple[str, Face]] = []
+    skipped: list[str] = []
+    for i, src in enumerate(unit.source_images):
+        name, faces = _analyse_source(engine, src, f"source image {i + 1}", need_gender)
+        face = pick_source_face(faces, unit.source_face_index)
+        if face is None:
+            skipped.append(describe_missing(name, len(faces), unit.source_face_index))
+        else:
+            found.append((name, face))
+    parts: list[Identity] = []
+    if found:
+        parts.append(from_faces(found, label=", ".join(_short(n) for n, _ in found)))
+    if unit.face is not None:
+        from .checkpoints import load_checkpoint_identity
+
+        parts.append(load_checkpoint_identity(unit.face, engine.store))
+    if not parts:
+        raise NoFaceError("; ".join(skipped) if skipped else "the unit has no source")
+    ident = blend(parts) if len(parts) > 1 else parts[0]
+    if skipped:
+        ident = replace(ident, skipped=tuple(skipped) + ident.skipped)
+    return ident
+
+
+def _short(name: str) -> str:
+    import os
+
+    return os.path.basename(name) or name
+
+
+def prepare_units(engine: Engine, units: Sequence[UnitOptions]) -> list[PreparedUnit]:
+    """Resolve every enabled unit's identity and reference once (reused for many targets)."""
+    prepared: list[PreparedUnit] = []
+    for unit in units:
+        p = PreparedUnit(unit)
+        if not unit.enabled:
+            p.status = "disabled"
+        elif not unit.has_source:
+            p.status, p.error = "disabled", "no source configured"
+        else:
+            try:
+                p.identity = resolve_identity(engine, unit)
+            except NoFaceError as e:
+                p.status, p.error = "no-source-face", e.message
+            if p.identity is not None and unit.reference_image is not None:
+                _, ref_faces = _analyse_source(engine, unit.reference_image, "reference image", False)
+                ref = largest(ref_faces)
+                if ref is None:
+                    p.status, p.error = "no-reference-face", "no face in the reference image"
+                    p.identity = None
+                else:
+                    p.reference = ref.embedding
+        prepared.append(p)
+    return prepared
+
+
+def swap_image(
+    image: Any,
+    units: Sequence[UnitOptions] | None = None,
+    *,
+    engine: Engine | None = None,
+    prepared: Sequence[PreparedUnit] | None = None,
+) -> SwapResult:
+    """Swap the units' identities into `image` (path, PIL image, numpy RGB or LoadedImage).
+
+    Never raises for "nothing to swap" or "blocked": the report says what happened and the
+    image comes back unchanged. Raises BadInputError for unreadable images and ModelError
+    when a model file is missing or corrupt.
+    """
+    engine = engine or Engine()
+    if prepared is None:
+        if units is None:
+            raise BadInputError("swap_image needs units (or prepared units)")
+        prepared = prepare_units(engine, units)
+    target = load_image(image, what="target image")
+    report = SwapReport(warnings=list(target.warnings))
+
+    verdict = safety.check_image(target.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector)
+    if verdict.blocked:
+        report.blocked, report.block_reason = True, verdict.reason
+        for i, p in enumerate(prepared):
+            report.units.append(UnitReport(unit=i, status="blocked" if p.active else "disabled", reason=verdict.reason))
+        return SwapResult(target, report, original=target)
+
+    active = [p for p in prepared if p.status == "ok" and p.identity is not None]
+    need_gender = any(p.options.gender != "any" for p in active)
+    faces: list[Face] = []
+    if active:
+        faces = engine.analyser().analyse(
+            target.rgb,
+            det_size=engine.options.det_size,
+            det_thresh=engine.options.det_thresh,
+            retry=engine.options.det_retry,
+            attributes=need_gender,
+        )
+    report.faces_detected = len(faces)
+
+    rgb = target.rgb.copy()
+    for i, p in enumerate(prepared):
+        ident = p.identity
+        ur = UnitReport(unit=i, source=ident.label if ident else "", status=p.status, reason=p.error)
+        report.units.append(ur)
+        if ident is None or p.status != "ok":
+            continue
+        if ident.skipped:
+            report.warnings.extend(ident.skipped)
+        if not faces:
+            ur.reason = "no face found in the target image"
+            continue
+        opts = p.options
+        candidates = select_faces(
+            faces,
+            indices=opts.faces,
+            order=opts.sort,
+            gender=opts.gender,
+            source_gender=ident.gender,
+            reference=p.reference,
+            reference_threshold=opts.reference_threshold,
+            min_face_size=opts.min_face_size,
+        )
+        for cand in candidates:
+            face = cand.face
+            fr = FaceReport(position=cand.position, status=SKIPPED, reason=cand.reason)
+            fr.reference_similarity = cand.reference_similarity
+            if face is not None:
+                fr.bbox = [round(float(v), 1) for v in face.bbox]
+                fr.det_score, fr.gender, fr.age = round(face.det_score, 4), face.gender, face.age
+            ur.faces.append(fr)
+            if face is None or cand.reason is not None:
+                continue
+            _swap_one(engine, rgb, face, ident, opts, fr)
+
+    result_img = LoadedImage(rgb=rgb, alpha=target.alpha, meta=target.meta, source=target.source, warnings=target.warnings)
+    return SwapResult(result_img, report, original=target)
+
+
+def _swap_one(engine: Engine, rgb: np.ndarray, face: Face, ident: Identity, opts: UnitOptions, fr: FaceReport) -> None:
+    outcome = swap_face(engine, rgb, face, ident, opts)
+    if outcome.roi is None:
+        fr.reason = "face lies outside the image"
+        return
+    fr.notes.extend(outcome.notes)
+    x0, y0, x1, y1 = outcome.roi
+    sim = similarity(engine.analyser().embed(rgb, face.kps), ident.embedding)
+    fr.similarity = round(sim, 4)
+    if sim < opts.min_similarity:
+        rgb[y0:y1, x0:x1] = outcome.before
+        fr.reason = f"below similarity: {sim:.2f} < {opts.min_similarity:.2f} (reverted)"
+        return
+    fr.status, fr.reason = SWAPPED, None
+
+
+__all__ = ["swap_image", "prepare_units", "resolve_identity", "PreparedUnit", "SwapResult", "FaceSwapLabError"]

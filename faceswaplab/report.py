@@ -1,0 +1,97 @@
+"""What happened to each unit and face of one image: the report every front end shows.
+
+"Never fail silently": a skipped face always carries its reason, and `nothing_swapped_reason`
+turns a fruitless run into one message the CLI, API and web-ui can show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SWAPPED = "swapped"
+SKIPPED = "skipped"
+
+
+@dataclass
+class FaceReport:
+    position: int | None  # index in the unit's sorted face list (what `faces` refers to)
+    status: str  # swapped | skipped
+    reason: str | None = None
+    bbox: list[float] | None = None
+    det_score: float | None = None
+    gender: str | None = None
+    age: int | None = None
+    similarity: float | None = None  # swapped face vs source identity
+    reference_similarity: float | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. which restoration path ran
+
+
+@dataclass
+class UnitReport:
+    unit: int
+    source: str = ""
+    status: str = "ok"  # ok | disabled | no-source-face | error
+    reason: str | None = None
+    faces: list[FaceReport] = field(default_factory=list)
+
+    @property
+    def swapped(self) -> int:
+        return sum(1 for f in self.faces if f.status == SWAPPED)
+
+
+@dataclass
+class SwapReport:
+    faces_detected: int = 0
+    blocked: bool = False
+    block_reason: str | None = None
+    units: list[UnitReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def swapped(self) -> int:
+        return sum(u.swapped for u in self.units)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["swapped"] = self.swapped
+        return d
+
+    def nothing_swapped_reason(self) -> str:
+        """One message saying why nothing was swapped (target or source side)."""
+        if self.blocked:
+            return self.block_reason or "blocked by the content filter"
+        active = [u for u in self.units if u.status != "disabled"]
+        if not active:
+            return "no enabled unit with a source (give --source IMG or --face NAME)"
+        if self.faces_detected == 0 and all(u.status == "ok" for u in active):
+            return "no face found in the target image"
+        reasons: list[str] = []
+        for u in active:
+            if u.reason:
+                reasons.append(f"unit {u.unit + 1}: {u.reason}")
+            for f in u.faces:
+                if f.status == SKIPPED and f.reason:
+                    reasons.append(f"unit {u.unit + 1}, face {f.position}: {f.reason}")
+        if self.faces_detected == 0:
+            reasons.insert(0, "no face found in the target image")
+        return "nothing swapped: " + "; ".join(dict.fromkeys(reasons)) if reasons else "nothing swapped"
+
+    def summary(self) -> str:
+        if self.blocked:
+            return self.nothing_swapped_reason()
+        parts = [f"{self.faces_detected} face(s) detected, {self.swapped} swapped"]
+        for u in self.units:
+            if u.status == "disabled":
+                continue
+            sims = [f"{f.similarity:.2f}" for f in u.faces if f.status == SWAPPED and f.similarity is not None]
+            bit = f"unit {u.unit + 1} ({u.source or 'source'}): {u.swapped} swapped"
+            if sims:
+                bit += f", similarity {', '.join(sims)}"
+            if u.reason:
+                bit += f", {u.reason}"
+            skipped = [f.reason for f in u.faces if f.status == SKIPPED and f.reason]
+            if skipped:
+                bit += f", skipped: {'; '.join(skipped)}"
+            parts.append(bit)
+        return "; ".join(parts)
