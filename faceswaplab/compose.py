@@ -18,25 +18,27 @@ from . import geometry
 
 @lru_cache(maxsize=32)
 def _box_mask_cached(size: int, erosion: float, blur: float) -> np.ndarray:
+    # The mask is 0 outside the erosion line and ramps to 1 over `blur * size` pixels inside
+    # it: a rectangle inset to the middle of the ramp, blurred with sigma = ramp / 4, so the
+    # Gaussian tail past the erosion line stays below half a grey level.
+    edge = max(erosion * size, max(2.0, size / 64.0))  # the crop's rim may hold replicated pixels
+    ramp = blur * size
+    inset = int(round(edge + ramp / 2.0))
     mask = np.zeros((size, size), dtype=np.float32)
-    inset = int(round(erosion * size))
-    # Always keep a thin border at zero: the crop's edge often lies outside the image
-    # (replicated pixels) and must never be pasted.
-    inset = max(inset, max(2, size // 64))
     if inset * 2 >= size:
         return mask
     mask[inset : size - inset, inset : size - inset] = 1.0
-    k = int(round(blur * size))
-    if k >= 1:
-        sigma = k / 2.0
-        ksize = int(2 * round(3 * sigma) + 1)
+    sigma = ramp / 4.0
+    if sigma >= 0.5:
+        ksize = 2 * int(np.ceil(3.5 * sigma)) + 1
         mask = cv2.GaussianBlur(mask, (ksize, ksize), sigma, borderType=cv2.BORDER_CONSTANT)
     mask.setflags(write=False)
     return mask
 
 
 def box_mask(size: int, erosion: float = 0.1, blur: float = 0.1) -> np.ndarray:
-    """A soft square mask for an aligned crop: inset by `erosion` and feathered by `blur`.
+    """A soft square mask for an aligned crop: zero within `erosion` of the crop's edge, then
+    a feathered ramp `blur` wide up to one.
 
     Both are fractions of the crop size, so the feather is proportional to the face size
     whatever the image resolution. The result is read-only and cached.
