@@ -55,6 +55,8 @@ class SwapReport:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["swapped"] = self.swapped
+        for u, ud in zip(self.units, d["units"]):
+            ud["swapped"] = u.swapped
         return d
 
     def nothing_swapped_reason(self) -> str:

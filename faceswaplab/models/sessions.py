@@ -189,6 +189,7 @@ def clear() -> None:
     """Drop every cached session (settings changed providers, or tests)."""
     with _lock:
         _cache.clear()
+        _warned.clear()
 
 
 def cache_size() -> int:

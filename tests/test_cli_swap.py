@@ -1,0 +1,221 @@
+"""The `swap`, `models` and `doctor` commands: exit codes, one-line messages and no traceback
+for every expected failure, no output file on failure, metadata carried over and the edit mark."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+
+from faceswaplab.cli import main
+from faceswaplab.imageio import read_edit_mark
+from tests import fakemodels as fm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def files(tmp_path):
+    src = tmp_path / "face.png"
+    Image.fromarray(fm.make_face_image(faces=[(220, 220, 200, fm.MALE, 7)], seed=11)).save(src)
+    tgt = tmp_path / "photo.png"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a portrait, Steps: 20")
+    Image.fromarray(fm.make_face_image(faces=[(180, 200, 180, fm.FEMALE, 3)], seed=2)).save(tgt, pnginfo=info)
+    empty = tmp_path / "empty.png"
+    Image.fromarray(fm.make_face_image(faces=[], seed=8)).save(empty)
+    return {"src": src, "tgt": tgt, "empty": empty, "dir": tmp_path}
+
+
+def run_cli(args, capfd):
+    code = main([str(a) for a in args])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_swap_writes_output_with_metadata_and_mark(files, models_dir, capfd):
+    out = files["dir"] / "out.png"
+    code, stdout, err = run_cli(
+        ["swap", "--source", files["src"], "--target", files["tgt"], "--output", out, "--models-dir", models_dir], capfd
+    )
+    assert code == 0, err
+    assert out.is_file()
+    img = Image.open(out)
+    assert img.text.get("parameters") == "a portrait, Steps: 20"
+    assert "FaceSwapLab" in (read_edit_mark(out) or "")
+    a, b = np.asarray(img.convert("RGB")), np.asarray(Image.open(files["tgt"]).convert("RGB"))
+    assert np.abs(a[240:340, 220:320].astype(int) - b[240:340, 220:320]).mean() > 10
+    assert np.array_equal(a[:150], b[:150])
+    assert "1 swapped" in err
+
+
+def test_swap_json_report_is_the_only_stdout(files, models_dir, capfd):
+    out = files["dir"] / "out.jpg"
+    code, stdout, err = run_cli(
+        ["swap", "--source", files["src"], "--target", files["tgt"], "--output", out, "--models-dir", models_dir, "--json"],
+        capfd,
+    )
+    assert code == 0
+    data = json.loads(stdout)
+    assert data["swapped"] == 1 and data["faces_detected"] == 1
+    assert data["units"][0]["faces"][0]["status"] == "swapped"
+    assert Image.open(out).format == "JPEG"
+
+
+@pytest.mark.parametrize(
+    "case,code,needle",
+    [
+        ("no-face-target", 4, "no face found in the target"),
+        ("no-face-source", 4, "no face in the source"),
+        ("missing-target", 2, "does not exist"),
+        ("corrupt-target", 2, "photo-bad.png"),
+        ("not-an-image", 2, "notes.png"),
+        ("truncated", 2, "cut.png"),
+        ("bad-faces", 2, "faces"),
+        ("bad-units", 2, "unknown field"),
+        ("no-source", 2, "--source"),
+        ("bad-threshold", 2, "nsfw_threshold"),
+    ],
+)
+def test_swap_errors_exit_codes(case, code, needle, files, models_dir, capfd):
+    d = files["dir"]
+    out = d / "out.png"
+    args = ["swap", "--source", files["src"], "--target", files["tgt"], "--output", out, "--models-dir", models_dir]
+    if case == "no-face-target":
+        args[args.index(str(files["tgt"])) if False else 4] = files["empty"]
+    elif case == "no-face-source":
+        args[2] = files["empty"]
+    elif case == "missing-target":
+        args[4] = d / "nope.png"
+    elif case == "corrupt-target":
+        (d / "photo-bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+        args[4] = d / "photo-bad.png"
+    elif case == "not-an-image":
+        (d / "notes.png").write_text("hello, not a picture")
+        args[4] = d / "notes.png"
+    elif case == "truncated":
+        data = files["tgt"].read_bytes()
+        (d / "cut.png").write_bytes(data[: len(data) // 2])
+        args[4] = d / "cut.png"
+    elif case == "bad-faces":
+        args += ["--faces", "first"]
+    elif case == "bad-units":
+        (d / "u.json").write_text(json.dumps([{"source_images": [str(files["src"])], "facez": "all"}]))
+        args = ["swap", "--units", d / "u.json", "--target", files["tgt"], "--output", out, "--models-dir", models_dir]
+    elif case == "no-source":
+        args = ["swap", "--target", files["tgt"], "--output", out, "--models-dir", models_dir]
+    elif case == "bad-threshold":
+        args += ["--nsfw-threshold", "0"]
+    rc, stdout, err = run_cli(args, capfd)
+    assert rc == code, err
+    assert needle in err
+    assert "Traceback" not in err
+    assert not out.exists(), "no output file on failure"
+
+
+def test_missing_model_says_which_file_where_and_how(files, tmp_path, capfd):
+    empty_models = tmp_path / "no-models"
+    empty_models.mkdir()
+    out = tmp_path / "out.png"
+    rc, stdout, err = run_cli(
+        ["swap", "--source", files["src"], "--target", files["tgt"], "--output", out, "--models-dir", empty_models], capfd
+    )
+    assert rc == 3
+    assert "models download" in err and str(empty_models) in err
+    assert ".onnx" in err and "sha256" in err.lower() or "e4a3f08c" in err or "5838f7fe" in err
+    assert not out.exists()
+
+
+def test_blocked_by_content_filter_exit_5(files, models_dir, capfd, monkeypatch):
+    from faceswaplab import safety
+
+    class Nude:
+        def detect(self, img):
+            return [{"class": "FEMALE_BREAST_EXPOSED", "score": 0.95, "box": [0, 0, 10, 10]}]
+
+    monkeypatch.setattr(safety, "get_detector", lambda: Nude())
+    out = files["dir"] / "out.png"
+    rc, stdout, err = run_cli(
+        ["swap", "--source", files["src"], "--target", files["tgt"], "--output", out, "--models-dir", models_dir,
+         "--nsfw-threshold", "0.9"],
+        capfd,
+    )  # fmt: skip
+    assert rc == 5
+    assert "content filter" in err and "FEMALE_BREAST_EXPOSED" in err
+    assert not out.exists()
+
+
+def test_units_file_swaps_two_identities(files, models_dir, capfd, tmp_path):
+    tgt = tmp_path / "two.png"
+    Image.fromarray(
+        fm.make_face_image(size=(640, 400), faces=[(40, 100, 160, fm.FEMALE, 1), (400, 100, 160, fm.FEMALE, 2)], seed=9)
+    ).save(tgt)
+    other = tmp_path / "other.png"
+    Image.fromarray(fm.make_face_image(faces=[(220, 220, 200, fm.FEMALE, 8)], seed=12)).save(other)
+    units = [{"source_images": ["face.png"], "faces": "0"}, {"source_images": ["other.png"], "faces": "1"}]
+    (tmp_path / "units.json").write_text(json.dumps(units))
+    out = tmp_path / "out.png"
+    rc, stdout, err = run_cli(
+        ["swap", "--units", tmp_path / "units.json", "--target", tgt, "--output", out, "--models-dir", models_dir, "--json"],
+        capfd,
+    )
+    assert rc == 0, err
+    rep = json.loads(stdout)
+    assert rep["swapped"] == 2 and [u["swapped"] for u in rep["units"]] == [1, 1]
+
+
+def test_models_list_statuses(models_dir, tmp_path, capfd):
+    d = tmp_path / "m"
+    shutil.copytree(models_dir, d)
+    (d / "buffalo_l" / "genderage.onnx").write_bytes(b"not onnx at all")
+    (d / "buffalo_l" / "1k3d68.onnx").unlink()
+    rc, stdout, err = run_cli(["models", "--models-dir", d, "--json"], capfd)
+    assert rc == 0
+    states = {m["name"]: m["state"] for m in json.loads(stdout)["models"]}
+    assert states["inswapper_128.onnx"] == "custom"
+    assert states["buffalo_l/genderage.onnx"] == "corrupt"
+    assert states["buffalo_l/1k3d68.onnx"] == "missing"
+
+
+def test_doctor_json(models_dir, capfd):
+    rc, stdout, err = run_cli(["doctor", "--models-dir", models_dir, "--json"], capfd)
+    assert rc == 0
+    info = json.loads(stdout)
+    assert "CPUExecutionProvider" in info["providers"]
+    assert info["packages"]["insightface"].startswith("2.") or info["packages"]["insightface"].startswith("0.7")
+
+
+def test_unknown_provider_falls_back_with_warning(files, models_dir, capfd):
+    from faceswaplab.models import sessions
+
+    sessions.clear()
+    out = files["dir"] / "out.png"
+    rc, stdout, err = run_cli(
+        ["swap", "--source", files["src"], "--target", files["tgt"], "--output", out, "--models-dir", models_dir,
+         "--providers", "tensorrt,cpu"],
+        capfd,
+    )  # fmt: skip
+    assert rc == 0
+    assert "TensorrtExecutionProvider is not available" in err and "falling back to CPU" in err
+
+
+def test_subprocess_no_traceback_and_exit_code(files, models_dir, tmp_path):
+    """The real entry point: python -m faceswaplab, with a corrupt image."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "faceswaplab", "swap", "--source", str(files["src"]), "--target", str(bad),
+         "--output", str(tmp_path / "o.png"), "--models-dir", str(models_dir)],
+        capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "bad.jpg" in proc.stderr
+    assert proc.stdout == ""
