@@ -43,7 +43,7 @@ def umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if np.linalg.det(cov) < 0:
         d[1] = -1
     u, s, vt = np.linalg.svd(cov)
-    if np.linalg.matrix_rank(cov) == 0:
+    if not s[0] > 1e-12:
         raise ValueError("degenerate keypoints: cannot estimate an alignment")
     r = u @ np.diag(d) @ vt
     var_src = src_c.var(axis=0).sum()

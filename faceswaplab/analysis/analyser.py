@@ -54,7 +54,7 @@ class Analyser:
         size = int(self.recognizer.input_size[0])
         m = geometry.align_matrix(kps, size)
         crop = cv2.warpAffine(rgb, m, (size, size), borderValue=0.0)
-        feat = self.recognizer.get_feat(np.ascontiguousarray(crop[:, :, ::-1]))
+        feat = self.recognizer.get_feat(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
         return normalize(np.asarray(feat).reshape(-1))
 
     def add_attributes(self, bgr: np.ndarray, faces: list[Face]) -> None:
@@ -80,7 +80,7 @@ class Analyser:
         retry: bool = True,
         attributes: bool = False,
     ) -> list[Face]:
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         faces = self.detect(bgr, det_size, det_thresh, retry)
         for face in faces:
             face.embedding = self.embed(rgb, face.kps)
