@@ -188,6 +188,13 @@ def emit_json(data: Any) -> None:
     sys.__stdout__.flush()
 
 
+def say(text: str) -> None:
+    """One line on the real stdout (main() points sys.stdout at stderr while a command runs),
+    for the machine-readable result of a command: a similarity, a written path."""
+    sys.__stdout__.write(f"{text}\n")
+    sys.__stdout__.flush()
+
+
 def _json_default(o: Any) -> Any:
     import numpy as np
 

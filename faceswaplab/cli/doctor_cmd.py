@@ -63,16 +63,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         common.emit_json(info)
         return common.EXIT_OK
-    print(f"FaceSwapLab {info['faceswaplab']} on Python {info['python']} ({info['platform']})")
+    common.say(f"FaceSwapLab {info['faceswaplab']} on Python {info['python']} ({info['platform']})")
     for name, ver in info["packages"].items():
-        print(f"  {name:<12} {ver}")
-    print(f"execution providers: {info['providers']}")
+        common.say(f"  {name:<12} {ver}")
+    common.say(f"execution providers: {info['providers']}")
     if len(info["onnxruntime_packages"]) > 1:
         print(
             f"WARNING: several onnxruntime packages are installed ({', '.join(info['onnxruntime_packages'])}); "
             "they overwrite each other. Uninstall all of them and install exactly one."
         )
-    print(f"models directory: {info['models_dir']}")
+    common.say(f"models directory: {info['models_dir']}")
     for m in info["models"]:
-        print(f"  {m['state']:<9} {m['name']}")
+        common.say(f"  {m['state']:<9} {m['name']}")
     return common.EXIT_OK

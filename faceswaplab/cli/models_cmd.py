@@ -37,16 +37,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         common.emit_json({"models_dir": str(store.models_dir), "models": [s.to_dict() for s in statuses]})
         return common.EXIT_OK
-    print(f"models directory: {store.models_dir}")
+    common.say(f"models directory: {store.models_dir}")
     width = max((len(s.name) for s in statuses), default=10)
     for s in statuses:
         line = f"  {s.state:<9} {s.name:<{width}}  {s.path}"
         if s.reason and s.state != "verified":
             line += f"  ({s.reason})"
-        print(line)
+        common.say(line)
     missing = [s for s in statuses if s.state == "missing" and s.required]
     if missing:
-        print("fetch missing files with: python -m faceswaplab models download" + _dir_flag(args))
+        common.say("fetch missing files with: python -m faceswaplab models download" + _dir_flag(args))
     return common.EXIT_OK
 
 
