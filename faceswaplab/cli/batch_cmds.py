@@ -1,0 +1,178 @@
+"""`python -m faceswaplab batch` and `python -m faceswaplab dataset`: folder jobs with a
+manifest (resume, skip), a progress bar on stderr and a JSON summary on request.
+
+Exit codes: 0 when the job ran, whatever each image's outcome (the manifest and the summary
+say); 2 bad arguments; 3 a model is missing (checked before any image); 4 no unit has a
+usable source face (nothing can be done); 130 interrupted (what was finished is recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..batch import OUTPUT_FORMATS, BatchOptions, BatchSummary, DatasetOptions, ItemResult, run_batch, run_dataset
+from ..batch.dataset import DEFAULT_CAPTION
+from ..engine import Engine
+from ..errors import BadInputError
+from . import common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _register_batch(sub)
+    _register_dataset(sub)
+
+
+def _add_job_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("job")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--target-dir", metavar="DIR", help="folder of images to process")
+    src.add_argument("--targets", nargs="+", metavar="IMG", help="image files to process (instead of --target-dir)")
+    g.add_argument("--output-dir", required=True, metavar="DIR", help="where outputs and the manifest go")
+    g.add_argument("--recursive", action="store_true", help="also process images in sub-folders of --target-dir")
+    g.add_argument("--workers", type=int, default=1, metavar="N", help="images processed at once, sharing the models (default 1)")
+    g.add_argument("--redo", action="store_true", help="process every image again, even those the manifest says are done")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the job summary as JSON on stdout (and nothing else there)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _register_batch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="swap faces in every image of a folder",
+        description="Swap the source identity into every image of a folder (or a list), into an output folder with "
+        "the same layout. A manifest in the output folder records each image's outcome; running again skips what "
+        "is done and resumes an interrupted job.",
+    )
+    _add_job_args(p)
+    g = p.add_argument_group("output")
+    g.add_argument("--output-format", choices=("same",) + OUTPUT_FORMATS, default="same", help="file format of the outputs (default: same as each input)")
+    g.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    p.add_argument("--units", metavar="FILE.json", help="several units (identities) as a JSON list with named fields")
+    common.add_unit_args(p)
+    common.add_engine_args(p)
+    p.set_defaults(func=run_batch_cmd)
+
+
+def _register_dataset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dataset",
+        help="build a LoRA training set: one identity into a folder of photos, filtered",
+        description="Swap one identity (a face checkpoint or source photos) into every photo of a folder, keep the "
+        "results that pass the filters in <output>/<repeats>_<trigger>/ with a caption per image, and write a "
+        "report (counts, similarity histogram, contact sheet, rejected images and why) in <output>/report/.",
+    )
+    _add_job_args(p)
+    d = p.add_argument_group("dataset")
+    d.add_argument("--trigger", required=True, metavar="WORD", help="the trigger word: folder <repeats>_<trigger>, and in every caption")
+    d.add_argument("--repeats", type=int, default=10, metavar="N", help="repeats per epoch, the folder's number prefix (default 10)")
+    d.add_argument("--caption", default=DEFAULT_CAPTION, metavar="TEMPLATE", help=f"caption template with {{trigger}} (and optionally {{name}}); default '{DEFAULT_CAPTION}'")
+    d.add_argument("--min-det-score", type=float, default=0.0, metavar="X", help="reject faces detected with a lower score (default 0: off)")
+    d.add_argument("--allow-multiple-faces", action="store_true", help="keep photos with several faces (default: exactly one face)")
+    common.add_unit_args(p)
+    common.add_engine_args(p)
+    for action in p._actions:  # the same flags mean dataset filters here
+        if action.dest == "min_similarity":
+            action.help = "reject results whose swapped face is less similar than this to the identity (default 0: off)"
+        elif action.dest == "min_face_size":
+            action.default = 64
+            action.help = "reject photos whose face is smaller than this, shorter side in px (default 64)"
+    p.set_defaults(func=run_dataset_cmd)
+
+
+def _targets(args: argparse.Namespace) -> Any:
+    return args.target_dir if args.target_dir is not None else list(args.targets)
+
+
+class _Progress:
+    """A tqdm bar on stderr; warnings for images that failed go above it."""
+
+    def __init__(self, enabled: bool, desc: str) -> None:
+        self.bar = None
+        self.enabled = enabled
+        self.desc = desc
+
+    def __call__(self, done: int, total: int, item: ItemResult) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="img", file=sys.stderr, dynamic_ncols=True, disable=None)
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"{item.input}: {item.status}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _finish(args: argparse.Namespace, summary: BatchSummary) -> int:
+    for w in summary.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        common.emit_json(summary.to_dict())
+    else:
+        print(summary.line(), file=sys.stderr)
+        print(f"manifest: {summary.manifest}", file=sys.stderr)
+        if summary.dataset_dir:
+            print(f"dataset: {summary.dataset_dir}", file=sys.stderr)
+            print(f"report: {summary.report_dir}", file=sys.stderr)
+    return common.EXIT_OK
+
+
+def _workers(args: argparse.Namespace) -> int:
+    common.check_option(1 <= args.workers <= 64, f"--workers must be from 1 to 64, got {args.workers}")
+    return args.workers
+
+
+def run_batch_cmd(args: argparse.Namespace) -> int:
+    if args.units:
+        if args.source or args.face:
+            raise BadInputError("give either --units FILE.json or --source/--face, not both")
+        units = common.load_units_file(args.units)
+    else:
+        if not args.source and not args.face:
+            raise BadInputError("nothing to swap in: give --source IMG (one or more) or --face NAME_OR_PATH")
+        units = [common.unit_from_args(args)]
+    options = BatchOptions(
+        recursive=args.recursive,
+        workers=_workers(args),
+        output_format=args.output_format,
+        quality=args.quality,
+        redo=args.redo,
+    )
+    engine = Engine(common.engine_options(args))
+    progress = _Progress(not args.no_progress, "batch")
+    try:
+        summary = run_batch(_targets(args), args.output_dir, units, engine=engine, options=options, on_progress=progress)
+    finally:
+        progress.close()
+    return _finish(args, summary)
+
+
+def run_dataset_cmd(args: argparse.Namespace) -> int:
+    if not args.source and not args.face:
+        raise BadInputError("no identity: give --face NAME_OR_PATH (a face checkpoint) or --source IMG (one or more)")
+    unit = common.unit_from_args(args)
+    options = DatasetOptions(
+        trigger=args.trigger,
+        repeats=args.repeats,
+        caption=args.caption,
+        min_similarity=args.min_similarity,
+        min_det_score=args.min_det_score,
+        min_face_size=args.min_face_size,
+        single_face=not args.allow_multiple_faces,
+        recursive=args.recursive,
+        workers=_workers(args),
+        redo=args.redo,
+    )
+    engine = Engine(common.engine_options(args))
+    progress = _Progress(not args.no_progress, "dataset")
+    try:
+        summary = run_dataset(_targets(args), args.output_dir, unit, options, engine=engine, on_progress=progress)
+    finally:
+        progress.close()
+    return _finish(args, summary)
