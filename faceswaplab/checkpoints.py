@@ -727,9 +727,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return _decode(_read_parsed(p), label, p)
 
 
-def load_checkpoint_identity(face: str | os.PathLike[str], store: "ModelStore | None") -> Identity:
-    """The identity of a checkpoint given by name (in `<models dir>/faces/`) or path."""
-    return load_checkpoint(resolve_checkpoint(face, store)).identity
+def load_checkpoint_identity(
+    face: str | os.PathLike[str], store: "ModelStore | None", *, folder: str | os.PathLike[str] | None = None
+) -> Identity:
+    """The identity of a checkpoint given by name (in `folder`, else `<models dir>/faces/`) or path."""
+    return load_checkpoint(resolve_checkpoint(face, store, folder=folder)).identity
 
 
 # --------------------------------------------------------------------------- writing

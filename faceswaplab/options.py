@@ -244,6 +244,7 @@ class EngineOptions:
     threads: int = 0  # 0: ONNX Runtime's default
     nsfw_threshold: float = 0.5
     swapper: str = "inswapper_128.onnx"
+    faces_dir: str | None = None  # checkpoint folder; None: <models dir>/faces/
 
     def __post_init__(self) -> None:
         try:

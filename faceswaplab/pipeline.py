@@ -85,7 +85,7 @@ def resolve_identity(engine: Engine, unit: UnitOptions) -> Identity:
     if unit.face is not None:
         from .checkpoints import load_checkpoint_identity
 
-        parts.append(load_checkpoint_identity(unit.face, engine.store))
+        parts.append(load_checkpoint_identity(unit.face, engine.store, folder=engine.options.faces_dir))
     if not parts:
         raise NoFaceError("; ".join(skipped) if skipped else "the unit has no source")
     ident = blend(parts) if len(parts) > 1 else parts[0]
