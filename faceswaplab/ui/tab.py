@@ -1,0 +1,212 @@
+"""The "FaceSwapLab" tab: build / list / delete face checkpoints, compare two faces, extract
+faces, analyse an image. Host-independent (the web-ui and the standalone app both use it):
+the caller passes how to get the engine and the checkpoints folder.
+
+The actions are plain functions (`do_build`, `do_compare`...) returning (value, message) so
+they are testable without gradio; the gradio wiring only connects them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..errors import FaceSwapLabError
+from . import components, spec
+
+EngineFn = Callable[[], Any]
+
+
+def _paths(files: Any) -> list[Any]:
+    return spec.images_value(files, "photo")
+
+
+def _folder(engine: Any, checkpoints_dir: Optional[Callable[[], Path]]) -> Path:
+    if checkpoints_dir is not None:
+        return Path(checkpoints_dir())
+    from ..checkpoints import checkpoint_folder
+
+    return checkpoint_folder(engine.store)
+
+
+def do_build(engine: Any, files: Any, name: str, gender: str, overwrite: bool, preview: Any, folder: Path) -> tuple[Any, str]:
+    from ..checkpoints import build_checkpoint
+
+    try:
+        images = _paths(files)
+        prev = spec.image_value(preview, "preview image")
+        res = build_checkpoint(
+            engine, images, name, output_dir=folder, gender=(gender or "auto"), overwrite=bool(overwrite), preview=prev
+        )
+    except FaceSwapLabError as e:
+        return None, f"**Not built:** {e.message}"
+    d = res.to_dict()
+    msg = f"Saved **{d['name']}** from {len(d['used'])} photo(s) (gender {d['gender']}, age {d['age']})."
+    if d["skipped"]:
+        msg += " Skipped: " + "; ".join(d["skipped"])
+    if d["warnings"]:
+        msg += " " + "; ".join(d["warnings"])
+    preview_img = None
+    if res.preview is not None:
+        from ..imageio import load_image
+
+        preview_img = load_image(res.preview).rgb
+    return preview_img, msg
+
+
+def list_rows(folder: Path) -> list[list[Any]]:
+    from ..checkpoints import _info  # one entry from the header only
+
+    rows = []
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".safetensors")
+    except OSError:
+        files = []
+    for p in files:
+        i = _info(p)
+        rows.append([i.name, i.samples, i.created or "", "ok" if i.ok else (i.error or "refused")])
+    return rows
+
+
+def do_delete(name: str, folder: Path) -> str:
+    from ..checkpoints import sanitize_name
+
+    if not name or spec.is_none_choice(name):
+        return "Choose a checkpoint to delete."
+    try:
+        stem = sanitize_name(name)
+    except FaceSwapLabError as e:
+        return e.message
+    p = folder / f"{stem}.safetensors"
+    if not p.is_file():
+        return f"No checkpoint named {name!r} in {folder}."
+    p.unlink()
+    png = p.with_suffix(".png")
+    if png.is_file():
+        png.unlink()
+    return f"Deleted {stem}."
+
+
+def do_compare(engine: Any, a: Any, b: Any) -> str:
+    from ..checkpoints import compare_faces
+
+    try:
+        ia, ib = spec.image_value(a, "image A"), spec.image_value(b, "image B")
+        if ia is None or ib is None:
+            return "Give two images."
+        res = compare_faces(engine, ia, ib)
+    except FaceSwapLabError as e:
+        return e.message
+    return f"Similarity: **{res.similarity:.3f}** (1 = same face)"
+
+
+def do_extract(engine: Any, image: Any, aligned: bool) -> tuple[list[Any], str]:
+    from ..checkpoints import extract_faces
+
+    try:
+        img = spec.image_value(image, "image")
+        if img is None:
+            return [], "Give an image."
+        faces = extract_faces(engine, img, aligned_size=512 if aligned else None)
+    except FaceSwapLabError as e:
+        return [], e.message
+    return [f.rgb for f in faces], f"{len(faces)} face(s)"
+
+
+def do_analyse(engine: Any, image: Any) -> tuple[Any, str]:
+    """Faces with boxes, score, gender and age drawn on the image."""
+    import cv2
+
+    from ..analysis.selection import sort_faces
+    from ..imageio import load_image
+
+    try:
+        img = spec.image_value(image, "image")
+        if img is None:
+            return None, "Give an image."
+        loaded = load_image(img, what="image")
+        faces = engine.analyser().analyse(
+            loaded.rgb, det_size=engine.options.det_size, det_thresh=engine.options.det_thresh,
+            retry=engine.options.det_retry, attributes=True,
+        )  # fmt: skip
+    except FaceSwapLabError as e:
+        return None, e.message
+    out = loaded.rgb.copy()
+    lines = []
+    thick = max(1, round(max(out.shape[:2]) / 400))
+    for i, f in enumerate(sort_faces(faces, "left-right")):
+        x0, y0, x1, y1 = (int(round(v)) for v in f.bbox)
+        cv2.rectangle(out, (x0, y0), (x1, y1), (0, 255, 0), thick)
+        label = f"{i}: {f.det_score:.2f} {f.gender or '?'} {f.age if f.age is not None else '?'}"
+        cv2.putText(out, label, (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, (0, 255, 0), thick)
+        lines.append(f"face {i}: box {[x0, y0, x1, y1]}, score {f.det_score:.2f}, gender {f.gender}, age {f.age}")
+    return out, ("\n".join(lines) if lines else "no face found")
+
+
+def build(
+    *,
+    engine: EngineFn,
+    providers: components.ChoiceProviders | None = None,
+    checkpoints_dir: Optional[Callable[[], Path]] = None,
+) -> Any:
+    """The tab's gr.Blocks."""
+    gr = components.gradio()
+
+    def folder() -> Path:
+        return _folder(engine(), checkpoints_dir)
+
+    with gr.Blocks(analytics_enabled=False) as blocks:
+        with gr.Tab("Build checkpoint"):
+            with gr.Row():
+                with gr.Column():
+                    files = components.files("Photos of one person", elem_id="faceswaplab_build_files")
+                    name = gr.Textbox(label="Name", elem_id="faceswaplab_build_name")
+                    gender = gr.Radio(["auto", "female", "male"], value="auto", label="Gender")
+                    overwrite = gr.Checkbox(label="Overwrite an existing checkpoint of that name", value=False)
+                    preview_in = components.image("Preview target (optional)", elem_id="faceswaplab_build_preview_in")
+                    go = gr.Button("Build", variant="primary")
+                with gr.Column():
+                    preview = gr.Image(label="Preview", interactive=False)
+                    msg = gr.Markdown("")
+            go.click(lambda *a: do_build(engine(), *a, folder()), [files, name, gender, overwrite, preview_in], [preview, msg])
+        with gr.Tab("Checkpoints"):
+            table = gr.Dataframe(headers=["name", "samples", "created", "status"], interactive=False)
+            with gr.Row():
+                refresh = gr.Button("Refresh list")
+                to_delete = components.dropdown("Checkpoint", [spec.NONE], spec.NONE)
+                delete = gr.Button("Delete", variant="stop")
+            del_msg = gr.Markdown("")
+
+            def refresh_all() -> tuple[Any, Any]:
+                rows = list_rows(folder())
+                return rows, components.update(choices=[spec.NONE] + [r[0] for r in rows], value=spec.NONE)
+
+            refresh.click(refresh_all, [], [table, to_delete])
+            delete.click(lambda n: do_delete(n, folder()), [to_delete], [del_msg]).then(refresh_all, [], [table, to_delete])
+        with gr.Tab("Compare"):
+            with gr.Row():
+                a = components.image("Face A")
+                b = components.image("Face B")
+            cmp_btn = gr.Button("Compare")
+            cmp_msg = gr.Markdown("")
+            cmp_btn.click(lambda x, y: do_compare(engine(), x, y), [a, b], [cmp_msg])
+        with gr.Tab("Extract faces"):
+            ex_in = components.image("Image")
+            aligned = gr.Checkbox(label="Aligned 512 px crops (else boxes with margin)", value=False)
+            ex_btn = gr.Button("Extract")
+            gallery = gr.Gallery(label="Faces")
+            ex_msg = gr.Markdown("")
+            ex_btn.click(lambda x, al: do_extract(engine(), x, al), [ex_in, aligned], [gallery, ex_msg])
+        with gr.Tab("Analyse"):
+            an_in = components.image("Image")
+            an_btn = gr.Button("Analyse")
+            an_out = gr.Image(label="Faces", interactive=False)
+            an_msg = gr.Textbox(label="Faces found", lines=4)
+            an_btn.click(lambda x: do_analyse(engine(), x), [an_in], [an_out, an_msg])
+    return blocks
+
+
+__all__ = ["build", "do_build", "do_compare", "do_extract", "do_analyse", "do_delete", "list_rows", "np", "os"]

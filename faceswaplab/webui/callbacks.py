@@ -1,0 +1,67 @@
+"""Start-up wiring: settings section, the FaceSwapLab tab, the HTTP API, and a clear warning
+when the older sd-webui-faceswaplab (same title) is installed too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import host
+
+EXTENSION_DIR = Path(__file__).resolve().parents[2]
+_registered = False
+
+
+def on_ui_settings() -> None:
+    from . import settings
+
+    settings.register()
+
+
+def on_ui_tabs() -> list[tuple[Any, str, str]]:
+    from ..ui import tab
+
+    blocks = tab.build(engine=host.engine, providers=host.choice_providers(), checkpoints_dir=host.checkpoints_dir)
+    return [(blocks, host.TITLE, "faceswaplab_tab")]
+
+
+def api_context() -> Any:
+    from ..api.handlers import ApiContext
+
+    return ApiContext(
+        engine=host.engine,
+        checkpoints_dir=host.checkpoints_dir,
+        resolve_checkpoint=host.resolve_checkpoint,
+        postprocess=host.postprocess,
+    )
+
+
+def on_app_started(demo: Any, app: Any) -> None:
+    from ..api import routes
+
+    routes.register(app, api_context())
+
+
+def warn_duplicates() -> list[Path]:
+    others = host.other_faceswaplab_extensions(EXTENSION_DIR)
+    for other in others:
+        print(
+            f"[FaceSwapLab] WARNING: another FaceSwapLab extension is installed at {other}. Both register a "
+            "script titled 'FaceSwapLab', so the UI and the API cannot tell them apart. Disable or remove one "
+            "of them (Extensions tab), then restart the web-ui.",
+            flush=True,
+        )
+    return others
+
+
+def register() -> None:
+    """Called by scripts/faceswaplab.py at import (once per process)."""
+    global _registered
+    from modules import script_callbacks
+
+    script_callbacks.on_ui_settings(on_ui_settings)
+    script_callbacks.on_ui_tabs(on_ui_tabs)
+    script_callbacks.on_app_started(on_app_started)
+    if not _registered:
+        warn_duplicates()
+    _registered = True

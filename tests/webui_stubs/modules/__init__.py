@@ -1,0 +1,1 @@
+"""Stand-in for the web-ui's `modules` package (see ../README.md)."""
