@@ -23,7 +23,7 @@ from .job import (
     ProgressCallback,
     StopCheck,
 )
-from .manifest import MANIFEST_NAME, Manifest, Record
+from .manifest import LOCK_NAME, MANIFEST_NAME, Manifest, Record
 
 __all__ = [
     "run_batch",
@@ -37,6 +37,7 @@ __all__ = [
     "Manifest",
     "Record",
     "MANIFEST_NAME",
+    "LOCK_NAME",
     "REPORT_DIR",
     "DEFAULT_CAPTION",
     "OUTPUT_FORMATS",

@@ -15,6 +15,7 @@ it) read::
         contact_sheet.png         thumbnails of kept and rejected images with their labels
         thumbs/NAME.jpg           the thumbnails the sheet is drawn from
       faceswaplab-manifest.db     what was done (resume, skip)
+      faceswaplab-manifest.lock   held while a job runs
 
 Filters (each rejection is recorded with its reason, like the content filter's blocks):
 exactly one face in the photo, minimum detection score, minimum face size, and minimum
@@ -43,7 +44,6 @@ from .job import (
     STATUS_ERROR,
     STATUS_FAILED,
     STATUS_FILTERED,
-    STATUS_NO_FACE,
     STATUS_SWAPPED,
     STATUSES,
     BatchSummary,

@@ -12,7 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Callable, Iterable, Sequence, Union
 
 from ..errors import BadInputError
 from ..imageio import is_image_file
@@ -109,7 +109,7 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def unique_names(keys: Sequence[str], make: "callable") -> dict[str, str]:  # type: ignore[valid-type]
+def unique_names(keys: Sequence[str], make: Callable[[str], str]) -> dict[str, str]:
     """key -> make(key), made unique: colliding names get a short hash of their key appended
     (deterministic, so the same inputs always get the same names)."""
     names = {k: make(k) for k in keys}

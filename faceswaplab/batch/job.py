@@ -46,7 +46,7 @@ from ..options import EngineOptions, UnitOptions
 from ..pipeline import PreparedUnit, SwapResult, prepare_units, swap_image
 from ..report import SWAPPED, SwapReport
 from .inputs import InputFile, PathLike, collect_inputs, file_sha256
-from .manifest import MANIFEST_NAME, Manifest, Record, open_manifest, safe_child
+from .manifest import MANIFEST_NAME, JobLock, Manifest, Record, open_manifest, safe_child
 
 log = logging.getLogger("faceswaplab")
 
@@ -245,16 +245,13 @@ def preflight(engine: Engine, units: Sequence[UnitOptions]) -> None:
         engine.genderage()
     if engine.nsfw_detector is None:
         safety.get_detector()
-    try:  # the enhancement module (quality options) may offer its own check
-        from .. import enhance
-
-        check = getattr(enhance, "preflight", None)
-    except ImportError:
-        check = None
-    if callable(check):
-        for u in units:
-            if u.enabled and u.enhance.active:
-                check(engine, u.enhance)
+    for u in units:  # enhancement models (restorer, parser, upscaler) named by the units
+        if not u.enabled:
+            continue
+        enh = u.enhance
+        for name, getter in ((enh.restorer, "restorer"), (enh.parser, "parser"), (enh.upscale, "upscaler")):
+            if name and callable(getattr(engine, getter, None)):
+                getattr(engine, getter)(name)
 
 
 def prepare_job(engine: Engine, units: Sequence[UnitOptions]) -> tuple[list[PreparedUnit], list[str]]:
@@ -380,7 +377,13 @@ def run_job(
     opts_hash, opts = options_fingerprint(prepared, engine.options, handler.job_options())
 
     out.mkdir(parents=True, exist_ok=True)
-    manifest = open_manifest(out)
+    lock = JobLock(out).acquire()
+    try:
+        manifest = open_manifest(out)
+    except BaseException:
+        lock.release()
+        raise
+    manifest.lock = lock  # released when the manifest is closed
     try:
         manifest.set_options(opts_hash, opts)
         _recover(manifest, out, folder)
@@ -400,7 +403,14 @@ def run_job(
 def _recover(manifest: Manifest, out: Path, target_folder: Path | None) -> None:
     """Undo what a killed run left half done: files of unrecorded inputs, temporary files."""
     for key, files in manifest.pending().items():
-        for rel in files:
+        doomed = set(files)
+        prev = manifest.get(key)
+        if prev is not None and doomed & set(prev.files):
+            # the killed run was overwriting this record's files (other options, or --redo):
+            # they may hold either version now, so the record no longer describes them
+            doomed |= set(prev.files)
+            manifest.forget([key])
+        for rel in sorted(doomed):
             _unlink_quiet(safe_child(out, rel))
         manifest.drop_pending(key)
     skip = [target_folder] if target_folder is not None and _within(target_folder, out) else []
@@ -454,50 +464,48 @@ def _run_workers(
         t.start()
     alive = len(threads)
     done = 0
-    fatal: BaseException | None = None
+    fatal: BaseException | None = None  # from a worker: a model or the disk failed
+    error: BaseException | None = None  # from this thread: a callback or the manifest failed
     interrupted = False
     counts: dict[str, int] = {}
     t0 = time.perf_counter()
     while alive:
         try:
-            msg = results.get(timeout=0.1)
-        except queue.Empty:
-            msg = None
-        except KeyboardInterrupt:  # finish what the workers hold, record it, then stop
-            stop.set()
-            interrupted = True
-            continue
-        try:
+            try:
+                msg = results.get(timeout=0.1)
+            except queue.Empty:
+                msg = None
             if not stop.is_set() and should_stop is not None and should_stop():
                 stop.set()
                 summary.stopped = True
-        except KeyboardInterrupt:
+            if msg is None:
+                continue
+            if msg is _WORKER_DONE:
+                alive -= 1
+                continue
+            if isinstance(msg, _Fatal):
+                fatal = fatal or msg.exc
+                continue
+            if error is not None:
+                continue  # not recorded: its pending row makes the next run redo it
+            rec, item = msg
+            if rec is not None:
+                _commit(manifest, out, rec)
+            done += 1
+            if item.skipped:
+                summary.skipped += 1
+            else:
+                summary.processed += 1
+            counts[item.status] = counts.get(item.status, 0) + 1
+            summary.items.append(item)
+            if on_progress is not None:
+                on_progress(done, len(inputs), item)
+        except KeyboardInterrupt:  # finish what the workers hold, record it, then stop
             stop.set()
             interrupted = True
-        if msg is None:
-            continue
-        if msg is _WORKER_DONE:
-            alive -= 1
-            continue
-        if isinstance(msg, _Fatal):
-            fatal = fatal or msg.exc
-            continue
-        rec, item = msg
-        if rec is not None:
-            _commit(manifest, out, rec)
-        done += 1
-        if item.skipped:
-            summary.skipped += 1
-        else:
-            summary.processed += 1
-        counts[item.status] = counts.get(item.status, 0) + 1
-        summary.items.append(item)
-        if on_progress is not None:
-            try:
-                on_progress(done, len(inputs), item)
-            except KeyboardInterrupt:
-                stop.set()
-                interrupted = True
+        except BaseException as e:  # noqa: BLE001 - stop the workers cleanly, then re-raise
+            stop.set()
+            error = error or e
     for t in threads:
         t.join()
     busy = time.perf_counter() - t0
@@ -507,6 +515,8 @@ def _run_workers(
     summary.images_per_s = round(summary.processed / busy, 3) if summary.processed and busy > 0 else 0.0
     if fatal is not None:
         raise fatal
+    if error is not None:
+        raise error
     if interrupted:
         raise KeyboardInterrupt
 

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 from ..errors import FaceSwapLabError
 
 MANIFEST_NAME = "faceswaplab-manifest.db"
+LOCK_NAME = "faceswaplab-manifest.lock"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -111,6 +112,7 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self.lock: JobLock | None = None  # the job's folder lock, released by close()
         try:
             self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -138,6 +140,9 @@ class Manifest:
                 self._db.close()
             except sqlite3.Error:
                 pass
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def __enter__(self) -> "Manifest":
         return self
@@ -207,6 +212,57 @@ class Manifest:
     def forget(self, keys: Iterable[str]) -> None:
         with self._lock:
             self._db.executemany("DELETE FROM items WHERE input=?", [(k,) for k in keys])
+
+
+class JobLock:
+    """An exclusive lock on the output folder for the duration of a job, so two jobs (two
+    processes, or two calls in one web-ui) never write one folder at once: the second would
+    take the first's in-flight files for leftovers of a killed run. The lock file stays (an
+    empty file); the lock itself dies with the process that holds it."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.path = output_dir / LOCK_NAME
+        self._fh: Any = None
+
+    def acquire(self) -> "JobLock":
+        fh = open(self.path, "a+b")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise ManifestError(
+                f"another job is writing to {self.path.parent} right now; wait for it to finish, "
+                "or use another output folder"
+            ) from None
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            pass
+        finally:
+            fh.close()
 
 
 def open_manifest(output_dir: Path) -> Manifest:
