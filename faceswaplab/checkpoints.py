@@ -41,6 +41,7 @@ import numpy as np
 from . import TOOL_NAME, __version__
 from .analysis.face import GENDER_NAMES, Face, normalize, similarity
 from .analysis.selection import largest, sort_faces
+from .durable import fsync_dir
 from .errors import CheckpointError, FaceSwapLabError, NoFaceError, OptionsError
 from .identity import Identity, blend, pick_source_face
 
@@ -783,21 +784,6 @@ def encode_checkpoint(
     return save(tensors, metadata=metadata)
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_temp(folder: Path, stem: str, data: bytes) -> Path:
     """Write `data` to a hidden temporary file in `folder` (hidden: folder listings skip it
     even if a crash leaves it behind) and flush it to disk."""
@@ -876,7 +862,7 @@ def save_checkpoint(
             f"could not write the face checkpoint into {folder_p} ({e.strerror or e}); "
             "check that the folder is writable and the disk is not full"
         ) from None
-    _fsync_dir(folder_p)
+    fsync_dir(folder_p)
     if dest.parent != folder_p:  # cannot happen with a sanitised name; keep the guarantee explicit
         raise OptionsError(f"refusing to write outside {folder_p}")
     return dest

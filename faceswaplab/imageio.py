@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from . import TOOL_NAME, __version__
+from .durable import fsync_dir
 from .errors import BadInputError, FaceSwapLabError, ImageError, OptionsError
 
 __all__ = [
@@ -846,24 +847,8 @@ def save_image(
         if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, FaceSwapLabError):
             raise _write_error(path, exc) from exc
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless no-op where unsupported."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def encode_image_base64(

@@ -129,14 +129,7 @@ def _workers(args: argparse.Namespace) -> int:
 
 
 def run_batch_cmd(args: argparse.Namespace) -> int:
-    if args.units:
-        if args.source or args.face:
-            raise BadInputError("give either --units FILE.json or --source/--face, not both")
-        units = common.load_units_file(args.units)
-    else:
-        if not args.source and not args.face:
-            raise BadInputError("nothing to swap in: give --source IMG (one or more) or --face NAME_OR_PATH")
-        units = [common.unit_from_args(args)]
+    units = common.units_from_args(args)
     options = BatchOptions(
         recursive=args.recursive,
         workers=_workers(args),

@@ -102,6 +102,17 @@ def unit_from_args(args: argparse.Namespace, with_source: bool = True) -> UnitOp
     return UnitOptions.from_dict(data, where="options")
 
 
+def units_from_args(args: argparse.Namespace) -> list[UnitOptions]:
+    """The units of a command: a units file, or one unit from --source/--face and the flags."""
+    if getattr(args, "units", None):
+        if args.source or args.face:
+            raise BadInputError("give either --units FILE.json or --source/--face, not both")
+        return load_units_file(args.units)
+    if not args.source and not args.face:
+        raise BadInputError("nothing to swap in: give --source IMG (one or more) or --face NAME_OR_PATH")
+    return [unit_from_args(args)]
+
+
 def load_units_file(path: str) -> list[UnitOptions]:
     """A JSON list of units (or {"units": [...]}) with the HTTP API's named fields.
 

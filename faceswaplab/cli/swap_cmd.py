@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..engine import Engine
-from ..errors import BadInputError, BlockedError, NoFaceError
+from ..errors import BlockedError, NoFaceError
 from ..imageio import save_image
 from ..pipeline import swap_image
 from . import common
@@ -25,14 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.units:
-        if args.source or args.face:
-            raise BadInputError("give either --units FILE.json or --source/--face, not both")
-        units = common.load_units_file(args.units)
-    else:
-        if not args.source and not args.face:
-            raise BadInputError("nothing to swap in: give --source IMG (one or more) or --face NAME_OR_PATH")
-        units = [common.unit_from_args(args)]
+    units = common.units_from_args(args)
     engine = Engine(common.engine_options(args))
     result = swap_image(args.target, units, engine=engine)
     report = result.report
