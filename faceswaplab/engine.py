@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .analysis.analyser import Analyser
 from .analysis.detector import Detector, SCRFDDetector
-from .errors import ModelCorruptError
+from .errors import ModelCorruptError, OptionsError
 from .models import sessions
 from .models.store import ModelStore, resolve_models_dir
 from .options import EngineOptions
@@ -31,6 +31,8 @@ class Engine:
         detector: Detector | None = None,
         host_models_dir: Path | None = None,
         nsfw_detector: Any = None,
+        restorers: Mapping[str, Any] | None = None,
+        upscalers: Mapping[str, Any] | None = None,
     ) -> None:
         self.options = options or EngineOptions()
         if store is None:
@@ -40,6 +42,13 @@ class Engine:
         self.nsfw_detector = nsfw_detector  # None: nudenet's model (tests inject one)
         self._lock = threading.Lock()
         self._providers: list[str] | None = None
+        # Named restorers / upscalers a host registers (web-ui adapters); see enhance/interfaces.py.
+        self._restorers: dict[str, Any] = {}
+        self._upscalers: dict[str, Any] = {}
+        for rname, restorer in (restorers or {}).items():
+            self.register_restorer(rname, restorer)
+        for uname, upscaler in (upscalers or {}).items():
+            self.register_upscaler(uname, upscaler)
 
     @property
     def providers(self) -> list[str]:
@@ -96,3 +105,72 @@ class Engine:
     def session(self, path: Path) -> Any:
         """A plain cached session for auxiliary models (restorers, parsers)."""
         return sessions.create_session(path, self.providers, self.options.threads)
+
+    # --- enhancement models (restorers, upscalers, parsers) ---------------------------------
+
+    def register_restorer(self, name: str, restorer: Any) -> None:
+        """Make `restorer` available as `--restorer NAME` (an enhance.Restorer or ImageRestorer).
+        A registered name wins over a file of the same name in <models dir>/restorers/."""
+        from .enhance.interfaces import check_restorer
+
+        check_restorer(name, restorer)
+        with self._lock:
+            self._restorers[str(name)] = restorer
+
+    def register_upscaler(self, name: str, upscaler: Any) -> None:
+        """Make `upscaler` available as `--upscale NAME` (an enhance.Upscaler)."""
+        from .enhance.interfaces import check_upscaler
+
+        check_upscaler(name, upscaler)
+        with self._lock:
+            self._upscalers[str(name)] = upscaler
+
+    def restorer_names(self) -> list[str]:
+        """Registered restorers, then the ONNX files in <models dir>/restorers/."""
+        with self._lock:
+            names = list(self._restorers)
+        return names + [p.name for p in self.store.list_dir("restorer") if p.name not in names]
+
+    def upscaler_names(self) -> list[str]:
+        from .enhance.upscale import BUILTIN_UPSCALERS
+
+        with self._lock:
+            names = list(self._upscalers)
+        return names + [n for n in BUILTIN_UPSCALERS if n not in names]
+
+    @staticmethod
+    def _lookup(registry: dict[str, Any], name: str) -> Any:
+        if name in registry:
+            return registry[name]
+        folded = {k.lower(): v for k, v in registry.items()}
+        return folded.get(name.strip().lower())
+
+    def restorer(self, name: str) -> Any:
+        """A registered restorer, else an ONNX restorer file (ModelMissingError if absent)."""
+        with self._lock:
+            found = self._lookup(self._restorers, name)
+        if found is not None:
+            return found
+        from .enhance.restorer import OnnxRestorer
+
+        path = self.store.require(name, "restorer")
+        return OnnxRestorer(self.session(path), path.name)
+
+    def upscaler(self, name: str) -> Any:
+        """A registered upscaler or a built-in interpolation (lanczos, cubic)."""
+        from .enhance.upscale import BUILTIN_UPSCALERS
+
+        with self._lock:
+            found = self._lookup(self._upscalers, name)
+        if found is None:
+            found = self._lookup(dict(BUILTIN_UPSCALERS), name)
+        if found is None:
+            raise OptionsError(f"unknown upscaler {name!r}; available: {', '.join(self.upscaler_names())}")
+        return found
+
+    def parser(self, name: str) -> Any:
+        """An ONNX face parser file from <models dir>/parsers/ (ModelMissingError if absent)."""
+        from .enhance.parsing import FaceParser
+
+        path = self.store.require(name, "parser")
+        return FaceParser(self.session(path), path.name)

@@ -1,20 +1,41 @@
-"""One face: aligned swap, optional enhancement in aligned space, one warp back into its ROI."""
+"""One face: aligned swap, optional enhancement in aligned space, one warp back into its ROI.
+
+The face is interpolated as few times as possible, every move between spaces being one
+composed affine warp (geometry.py conventions):
+
+    image --M_s--> swap crop (128 * boost px): the swap, parsing masks, the original mouth
+          --M_f . M_s^-1--> FFHQ-aligned restorer space (restorer's own size): restoration,
+                            colour correction, sharpening
+          --M_f^-1--> the image, inside the swap crop's ROI only, with a float mask.
+
+Without a restorer the second step is skipped and the swap crop goes straight back. The
+mask (box mask, min the parsing mask) is built once in swap-crop space and warped into the
+image directly with M_s, so it never depends on the restorer's space.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from .. import geometry
-from ..compose import box_mask, paste_aligned
+from ..compose import box_mask
+from ..enhance import adjust, parsing
+from ..enhance.interfaces import is_aligned_restorer
+from ..enhance.upscale import upscale_aligned
+from . import boost as polyphase
 
 if TYPE_CHECKING:
     from ..analysis.face import Face
     from ..engine import Engine
     from ..identity import Identity
-    from ..options import UnitOptions
+    from ..options import EnhanceOptions, UnitOptions
+
+CROP = 128
+TOUCH_LEVEL = 0.5 / 255.0  # alpha below this leaves a pixel bit-for-bit unchanged
 
 
 @dataclass
@@ -24,17 +45,215 @@ class SwapOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Models:
+    restorer: Any = None
+    parser: Any = None
+    upscaler: Any = None
+
+
+def _models(engine: "Engine", enh: "EnhanceOptions") -> _Models:
+    """Resolve every enhancement model up front: a missing file fails before any pixel changes."""
+    return _Models(
+        restorer=engine.restorer(enh.restorer) if enh.restorer else None,
+        parser=engine.parser(enh.parser) if enh.parser else None,
+        upscaler=engine.upscaler(enh.upscale) if enh.upscale else None,
+    )
+
+
 def swap_face(engine: "Engine", rgb: np.ndarray, face: "Face", ident: "Identity", opts: "UnitOptions") -> SwapOutcome:
     """Swap `face` in `rgb` (modified in place) with the identity, inside the face's ROI only."""
-    swapper = engine.swapper()
-    latent = swapper.latent(ident.embedding)
-    aligned, m = swapper.swap(rgb, face.kps, latent, boost=opts.enhance.boost)
-    size = aligned.shape[0]
-    mask = box_mask(size, opts.mask_erosion, opts.mask_blur)
-    roi = geometry.roi_of_aligned(m, size, rgb.shape)
+    enh = opts.enhance
+    size = CROP * enh.boost
+    m_s = geometry.align_matrix(face.kps, size)
+    roi = geometry.roi_of_aligned(m_s, size, rgb.shape)
     if roi is None:
         return SwapOutcome(None, None)
+    swapper = engine.swapper()
+    models = _models(engine, enh)
+    notes: list[str] = []
+
+    # 1. parse the target face (once, before the swap): the mask regions and its mouth
+    target = geometry.warp_to_aligned(rgb, m_s, size)
+    mask = np.array(box_mask(size, opts.mask_erosion, opts.mask_blur), dtype=np.float32)
+    mouth = None
+    if models.parser is not None:
+        parse, m_p = parsing.parse_face(models.parser, rgb, face.kps)
+        parse_to_s = geometry.compose(m_s, geometry.invert(m_p))
+        regions = enh.mask_regions or parsing.DEFAULT_REGIONS
+        mask = np.minimum(mask, parsing.region_mask(parse, regions, parse_to_s, size))
+        notes.append(f"parsing mask ({', '.join(regions)}) from {models.parser.name}")
+        if float(mask.max()) < 0.05:
+            notes.append("the parsing mask is empty: the parser found none of the chosen regions, nothing was swapped")
+        if enh.keep_mouth:
+            mouth = parsing.mouth_mask(parse, parse_to_s, size)
+
+    # 2. the swap in aligned space (polyphase when boosted), the original mouth blended back
+    swapped = polyphase.swap_crop(swapper, target, swapper.latent(ident.embedding), enh.boost)
+    if enh.boost > 1:
+        notes.insert(0, f"boost x{enh.boost}: swapped at {size} px")
+    if mouth is not None:
+        swapped += mouth[..., None] * (target.astype(np.float32) - swapped)
+        notes.append("kept the original mouth")
+
+    # 3. restoration in FFHQ space (or a host's whole-image fallback after the paste)
+    face_img, m_face, interp = swapped, m_s, cv2.INTER_LINEAR
+    reference, ref_mask = target, mask
+    image_restorer = None
+    restored_aligned = False
+    restorer = models.restorer
+    if restorer is not None and enh.restorer_visibility <= 0.0:
+        notes.append(f"restorer {restorer.name} skipped: visibility 0")
+        restorer = None
+    if restorer is not None and is_aligned_restorer(restorer):
+        face_img, m_face, reference, ref_mask = _restore_aligned(
+            rgb, face.kps, swapped, m_s, mask, restorer, models.upscaler, enh, notes
+        )
+        restored_aligned = True
+    elif restorer is not None:
+        image_restorer = restorer
+
+    # 4. colour and sharpness, in the final aligned space
+    if enh.color_correction > 0.0:
+        face_img = adjust.color_transfer(face_img, reference, ref_mask, enh.color_correction)
+        notes.append(f"colour correction {enh.color_correction:g}")
+    if enh.sharpen > 0.0:
+        face_img = adjust.sharpen(face_img, enh.sharpen, sigma=geometry.matrix_scale(m_face))
+        notes.append(f"sharpen {enh.sharpen:g}")
+
+    # 5. upscaling straight into the image when nothing was restored
+    if models.upscaler is not None and not restored_aligned:
+        ratio = 1.0 / geometry.matrix_scale(m_face)
+        face_img, m_face, interp, note = upscale_aligned(models.upscaler, face_img, m_face, ratio)
+        notes.append(note)
+
+    # 6. one warp back, inside the swap crop's ROI
     x0, y0, x1, y1 = roi
     before = rgb[y0:y1, x0:x1].copy()
-    paste_aligned(rgb, aligned, m, mask)
-    return SwapOutcome(roi, before)
+    alpha = paste(rgb, face_img, m_face, mask, m_s, roi, interp)
+    if image_restorer is not None:
+        _restore_region(rgb, image_restorer, alpha, roi, enh)
+        notes.append(
+            f"restored with {image_restorer.name} on the image around the face "
+            "(host whole-image restore: the face is found and aligned again)"
+        )
+    return SwapOutcome(roi, before, notes)
+
+
+def _restore_aligned(
+    rgb: np.ndarray,
+    kps: np.ndarray,
+    swapped: np.ndarray,
+    m_s: np.ndarray,
+    mask: np.ndarray,
+    restorer: Any,
+    upscaler: Any,
+    enh: "EnhanceOptions",
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Move the swapped face into the restorer's FFHQ space with one warp, composite it over
+    the original there (the restorer sees the whole head), restore, blend by visibility.
+
+    Returns (restored face, image -> FFHQ matrix, the original in FFHQ space, the mask there).
+    """
+    r = int(restorer.size)
+    m_f = geometry.ffhq_matrix(kps, r)
+    src, m_src, interp = swapped, m_s, cv2.INTER_LINEAR
+    if upscaler is not None:
+        ratio = geometry.matrix_scale(m_f) / geometry.matrix_scale(m_s)
+        src, m_src, interp, note = upscale_aligned(upscaler, swapped, m_s, ratio)
+        notes.append(note)
+    face_f = cv2.warpAffine(
+        np.ascontiguousarray(src, dtype=np.float32),
+        geometry.compose(m_f, geometry.invert(m_src)),
+        (r, r),
+        flags=interp,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    mask_f = cv2.warpAffine(
+        mask, geometry.compose(m_f, geometry.invert(m_s)), (r, r), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    np.clip(mask_f, 0.0, 1.0, out=mask_f)
+    orig_f = geometry.warp_to_aligned(rgb, m_f, r).astype(np.float32)
+    comp = cv2.blendLinear(orig_f, face_f, 1.0 - mask_f, mask_f)  # orig where the mask is 0
+    np.clip(comp, 0.0, 255.0, out=comp)
+    restored = np.asarray(restorer.restore(np.rint(comp).astype(np.uint8), enh.codeformer_weight))
+    if restored.shape[:2] != (r, r) or restored.ndim != 3 or restored.shape[2] < 3:
+        raise RuntimeError(f"restorer {restorer.name} returned shape {restored.shape}, expected ({r}, {r}, 3)")
+    restored = restored[..., :3].astype(np.float32)
+    v = enh.restorer_visibility
+    out = restored if v >= 1.0 else cv2.addWeighted(comp, 1.0 - v, restored, v, 0.0)
+    extra = []
+    if getattr(restorer, "codeformer", False):
+        extra.append(f"weight {enh.codeformer_weight:g}")
+    if v < 1.0:
+        extra.append(f"visibility {v:g}")
+    notes.append(f"restored with {restorer.name} at {r}" + (f" ({', '.join(extra)})" if extra else ""))
+    return out, m_f, orig_f, mask_f
+
+
+def paste(
+    image: np.ndarray,
+    face: np.ndarray,
+    m_face: np.ndarray,
+    mask: np.ndarray,
+    m_mask: np.ndarray,
+    roi: tuple[int, int, int, int],
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
+    """Blend an aligned face into `image` (in place) inside `roi`: one warp of the face from
+    its space (`m_face`) and one of the float mask from its own (`m_mask`). Pixels where the
+    mask is ~0 stay bit-for-bit unchanged. Returns the alpha over the ROI.
+
+    The mask is warped first and the face only over the rectangle where the mask is non-zero
+    (the box mask's inset leaves the ROI's margins untouched), so the per-pixel work is as
+    small as the visible face."""
+    x0, y0, x1, y1 = roi
+    alpha = geometry.warp_from_aligned(np.ascontiguousarray(mask, dtype=np.float32), m_mask, roi)
+    np.clip(alpha, 0.0, 1.0, out=alpha)
+    touched = alpha > TOUCH_LEVEL
+    rows = np.flatnonzero(touched.any(axis=1))
+    if rows.size == 0:
+        return alpha
+    cols = np.flatnonzero(touched.any(axis=0))
+    ty0, ty1, tx0, tx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    sub = (x0 + tx0, y0 + ty0, x0 + tx1, y0 + ty1)
+    to_sub = geometry.compose(m_face, geometry.translation(sub[0], sub[1]))
+    f = cv2.warpAffine(
+        np.ascontiguousarray(face, dtype=np.float32),
+        to_sub,
+        (sub[2] - sub[0], sub[3] - sub[1]),
+        flags=interpolation | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    region = image[sub[1] : sub[3], sub[0] : sub[2]]
+    a = np.ascontiguousarray(alpha[ty0:ty1, tx0:tx1])
+    np.putmask(a, ~touched[ty0:ty1, tx0:tx1], 0.0)  # weight exactly 0: those pixels stay as they are
+    # (1 - a) * region + a * face; blendLinear divides by the weight sum (1 here, +1e-5)
+    f = cv2.blendLinear(region.astype(np.float32), f, 1.0 - a, a)
+    np.clip(f, 0.0, 255.0, out=f)
+    np.rint(f, out=f)
+    region[...] = f.astype(np.uint8)
+    return alpha
+
+
+def _restore_region(rgb: np.ndarray, restorer: Any, alpha: np.ndarray, roi: tuple[int, int, int, int], enh: "EnhanceOptions") -> None:
+    """Host fallback: restore a region around the face and blend it back with the face's own
+    paste mask (times visibility), so nothing outside this face changes."""
+    x0, y0, x1, y1 = roi
+    h, w = rgb.shape[:2]
+    pad = max(x1 - x0, y1 - y0) // 2  # context for the host's face detector
+    cx0, cy0, cx1, cy1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    region = np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1])
+    restored = np.asarray(restorer.restore_image(region.copy(), enh.codeformer_weight))
+    if restored.shape[:2] != region.shape[:2]:
+        raise RuntimeError(f"restorer {restorer.name} returned shape {restored.shape}, expected {region.shape}")
+    sub = restored[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0, :3].astype(np.float32)
+    a = alpha * np.float32(enh.restorer_visibility)
+    touched = a > TOUCH_LEVEL
+    if touched.any():
+        cur = rgb[y0:y1, x0:x1]
+        blended = cur.astype(np.float32) + a[..., None] * (sub - cur.astype(np.float32))
+        out = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        cur[touched] = out[touched]
