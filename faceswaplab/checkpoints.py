@@ -879,20 +879,6 @@ def embedding_model_sha256(engine: "Engine") -> str | None:
         return None
 
 
-def _analyse(engine: "Engine", image: Any, what: str, attributes: bool) -> tuple[Any, list[Face]]:
-    from .imageio import load_image
-
-    loaded = load_image(image, what=what)
-    faces = engine.analyser().analyse(
-        loaded.rgb,
-        det_size=engine.options.det_size,
-        det_thresh=engine.options.det_thresh,
-        retry=engine.options.det_retry,
-        attributes=attributes,
-    )
-    return loaded, faces
-
-
 def _source_name(img: Any, i: int) -> str:
     if isinstance(img, (str, os.PathLike)):
         return os.path.basename(os.fspath(img)) or os.fspath(img)
@@ -929,7 +915,7 @@ def build_identity(
         items = progress(items)
     for i, img in items:
         name = _source_name(img, i)
-        _, faces = _analyse(engine, img, f"photo {i + 1}", True)
+        _, faces = engine.analyse(img, what=f"photo {i + 1}", attributes=True)
         if face_index is None:
             face = largest(faces)
         else:
@@ -1069,7 +1055,7 @@ def _compare_side(engine: "Engine", ref: Any, index: int, what: str) -> CompareS
     if _looks_like_checkpoint(ref, engine.store):
         ck = load_checkpoint(resolve_checkpoint(ref, engine.store))
         return CompareSide("checkpoint", ck.path.name if ck.path else ck.name, ck.identity.embedding)
-    loaded, faces = _analyse(engine, ref, what, False)
+    loaded, faces = engine.analyse(ref, what=what, attributes=False)
     face = pick_source_face(faces, index)
     label = loaded.source
     if face is None or face.embedding is None:
@@ -1140,7 +1126,7 @@ def extract_faces(
         raise OptionsError(f"margin must be a number between 0 and 2, got {margin!r}") from None
     if not 0.0 <= margin <= 2.0:
         raise OptionsError(f"margin must be between 0 and 2 (a fraction of the face box), got {margin}")
-    loaded, faces = _analyse(engine, image, "image", False)
+    loaded, faces = engine.analyse(image, what="image", attributes=False)
     rgb = loaded.rgb
     h, w = rgb.shape[:2]
     out: list[ExtractedFace] = []

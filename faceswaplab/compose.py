@@ -15,6 +15,8 @@ import numpy as np
 
 from . import geometry
 
+TOUCH_LEVEL = 0.5 / 255.0  # alpha below this leaves a pixel bit-for-bit unchanged
+
 
 @lru_cache(maxsize=32)
 def _box_mask_cached(size: int, erosion: float, blur: float) -> np.ndarray:
@@ -63,33 +65,60 @@ def dilate(mask: np.ndarray, radius_px: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.float32, copy=False), kernel)
 
 
-def paste_aligned(
+def paste(
     image: np.ndarray,
-    aligned: np.ndarray,
-    m: np.ndarray,
+    face: np.ndarray,
+    m_face: np.ndarray,
     mask: np.ndarray,
-) -> tuple[int, int, int, int] | None:
-    """Blend an aligned face (float or uint8, size x size x 3) into `image` in place.
+    m_mask: np.ndarray,
+    roi: tuple[int, int, int, int],
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
+    """Blend an aligned face into `image` (in place) inside `roi`: one warp of the face from
+    its space (`m_face`) and one of the float mask from its own (`m_mask`). Pixels where the
+    mask is ~0 stay bit-for-bit unchanged. Returns the alpha over the ROI.
 
-    `m` maps image pixels to the aligned crop; `mask` is the float alpha (0..1) in aligned
-    space. Returns the ROI that was touched (None if the face lies outside the image).
-    """
-    size = aligned.shape[0]
-    roi = geometry.roi_of_aligned(m, size, image.shape)
-    if roi is None:
-        return None
+    The mask is warped first and the face only over the rectangle where the mask is non-zero
+    (the box mask's inset leaves the ROI's margins untouched), so the per-pixel work is as
+    small as the visible face."""
     x0, y0, x1, y1 = roi
-    face = geometry.warp_from_aligned(np.ascontiguousarray(aligned, dtype=np.float32), m, roi)
-    alpha = geometry.warp_from_aligned(np.ascontiguousarray(mask, dtype=np.float32), m, roi)
+    alpha = geometry.warp_from_aligned(np.ascontiguousarray(mask, dtype=np.float32), m_mask, roi)
     np.clip(alpha, 0.0, 1.0, out=alpha)
-    region = image[y0:y1, x0:x1]
-    touched = alpha > (0.5 / 255.0)
-    if not touched.any():
-        return roi
-    a = alpha[..., None]
-    blended = region.astype(np.float32) * (1.0 - a) + face * a
-    out = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    region[touched] = out[touched]
+    touched = alpha > TOUCH_LEVEL
+    rows = np.flatnonzero(touched.any(axis=1))
+    if rows.size == 0:
+        return alpha
+    cols = np.flatnonzero(touched.any(axis=0))
+    ty0, ty1, tx0, tx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    sub = (x0 + tx0, y0 + ty0, x0 + tx1, y0 + ty1)
+    to_sub = geometry.compose(m_face, geometry.translation(sub[0], sub[1]))
+    f = cv2.warpAffine(
+        np.ascontiguousarray(face, dtype=np.float32),
+        to_sub,
+        (sub[2] - sub[0], sub[3] - sub[1]),
+        flags=interpolation | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    region = image[sub[1] : sub[3], sub[0] : sub[2]]
+    a = np.ascontiguousarray(alpha[ty0:ty1, tx0:tx1])
+    np.putmask(a, ~touched[ty0:ty1, tx0:tx1], 0.0)  # weight exactly 0: those pixels stay as they are
+    # (1 - a) * region + a * face; blendLinear divides by the weight sum (1 here, +1e-5)
+    f = cv2.blendLinear(region.astype(np.float32), f, 1.0 - a, a)
+    np.clip(f, 0.0, 255.0, out=f)
+    np.rint(f, out=f)
+    region[...] = f.astype(np.uint8)
+    return alpha
+
+
+def paste_aligned(image: np.ndarray, aligned: np.ndarray, m: np.ndarray, mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """`paste` for the common case of a face and mask in the same aligned space.
+
+    Returns the ROI that was considered (None if the face lies outside the image).
+    """
+    roi = geometry.roi_of_aligned(m, aligned.shape[0], image.shape)
+    if roi is not None:
+        paste(image, aligned, m, mask, m, roi)
     return roi
 
 

@@ -41,6 +41,7 @@ class Engine:
         self._detector_override = detector
         self.nsfw_detector = nsfw_detector  # None: nudenet's model (tests inject one)
         self._lock = threading.Lock()
+        self._analyser: Analyser | None = None
         self._providers: list[str] | None = None
         # Named restorers / upscalers a host registers (web-ui adapters); see enhance/interfaces.py.
         self._restorers: dict[str, Any] = {}
@@ -89,7 +90,33 @@ class Engine:
         return self._insightface_model(f"{ANALYSIS_PACK}/genderage.onnx", "genderage")
 
     def analyser(self) -> Analyser:
-        return Analyser(self.detector(), self.recognizer(), self.genderage)
+        """Built once per engine (its models come from the process-wide session cache)."""
+        with self._lock:
+            cached = self._analyser
+        if cached is None:
+            cached = Analyser(self.detector(), self.recognizer(), self.genderage)
+            with self._lock:
+                self._analyser = self._analyser or cached
+                cached = self._analyser
+        return cached
+
+    def analyse(self, image: Any, *, what: str = "image", attributes: bool = False) -> tuple[Any, list[Any]]:
+        """Decode `image` and analyse its faces with this engine's detection settings.
+
+        Returns (LoadedImage, faces); the one place source, reference, checkpoint and tab
+        images are analysed, so they all follow det_size / det_thresh / retry alike.
+        """
+        from .imageio import load_image
+
+        loaded = load_image(image, what=what)
+        faces = self.analyser().analyse(
+            loaded.rgb,
+            det_size=self.options.det_size,
+            det_thresh=self.options.det_thresh,
+            retry=self.options.det_retry,
+            attributes=attributes,
+        )
+        return loaded, faces
 
     def swapper(self) -> InSwapper:
         path = self.store.require(self.options.swapper, "swapper")

@@ -52,14 +52,7 @@ class SwapResult:
 
 
 def _analyse_source(engine: Engine, img: Any, what: str, need_gender: bool) -> tuple[str, list[Face]]:
-    loaded = load_image(img, what=what)
-    faces = engine.analyser().analyse(
-        loaded.rgb,
-        det_size=engine.options.det_size,
-        det_thresh=engine.options.det_thresh,
-        retry=engine.options.det_retry,
-        attributes=need_gender,
-    )
+    loaded, faces = engine.analyse(img, what=what, attributes=need_gender)
     return loaded.source, faces
 
 
@@ -158,13 +151,7 @@ def swap_image(
     need_gender = any(p.options.gender != "any" for p in active)
     faces: list[Face] = []
     if active:
-        faces = engine.analyser().analyse(
-            target.rgb,
-            det_size=engine.options.det_size,
-            det_thresh=engine.options.det_thresh,
-            retry=engine.options.det_retry,
-            attributes=need_gender,
-        )
+        _, faces = engine.analyse(target, attributes=need_gender)
     report.faces_detected = len(faces)
 
     rgb = target.rgb.copy()

@@ -358,7 +358,7 @@ def test_restored_face_lands_only_inside_the_face_region(id_eng, n):
     img, a, b = _two_faces()
     out = img.copy()
     res = swap_face(id_eng, out, a, _ident(), _unit(boost=n, restorer="filter.onnx"))
-    assert f"restored with filter.onnx at 512" in res.notes
+    assert "restored with filter.onnx at 512" in res.notes
     changed = (out != img).any(axis=2)
     m_s = geometry.align_matrix(a.kps, 128 * n)
     assert not changed[~_inside_crop(m_s, 128 * n, img.shape)].any(), "restoration leaked outside the face crop"

@@ -4,7 +4,6 @@ report says, and that analysis and sessions happen once."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from faceswaplab.engine import Engine
 from faceswaplab.options import EngineOptions, UnitOptions

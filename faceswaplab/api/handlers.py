@@ -208,14 +208,7 @@ def detect(req: m.DetectRequest, ctx: ApiContext) -> dict[str, Any]:
     from ..analysis.selection import sort_faces
 
     engine = ctx.engine()
-    loaded = _image(req.image, "image")
-    faces = engine.analyser().analyse(
-        loaded.rgb,
-        det_size=engine.options.det_size,
-        det_thresh=engine.options.det_thresh,
-        retry=engine.options.det_retry,
-        attributes=req.attributes,
-    )
+    loaded, faces = engine.analyse(_image(req.image, "image"), attributes=req.attributes)
     ordered = sort_faces(faces, "left-right")
     return {
         "width": loaded.width,

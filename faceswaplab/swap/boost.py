@@ -6,8 +6,8 @@ crop's point (x/N, y/N): the sub-image of every N-th pixel starting at offset (j
 exactly the 128 crop shifted by (j/N, i/N) px, the scale the model was trained on. Each of
 the N*N phases is swapped and written back to the pixels it came from, so the result has N
 times the detail and every output pixel comes from the phase that saw its own input pixel.
-(Same maths as InSwapper.swap, on a crop the caller already holds, so the unswapped target
-crop is available to the enhancement steps without warping the image twice.)
+(InSwapper.swap warps the image and calls `swap_crop`; the enhancement path calls it on a crop it
+already holds, so the unswapped target crop serves keep-mouth and colour correction too.)
 """
 
 from __future__ import annotations

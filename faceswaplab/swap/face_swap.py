@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from .. import geometry
-from ..compose import box_mask
+from ..compose import TOUCH_LEVEL, box_mask, paste
 from ..enhance import adjust, parsing
 from ..enhance.interfaces import is_aligned_restorer
 from ..enhance.upscale import upscale_aligned
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from ..options import EnhanceOptions, UnitOptions
 
 CROP = 128
-TOUCH_LEVEL = 0.5 / 255.0  # alpha below this leaves a pixel bit-for-bit unchanged
 
 
 @dataclass
@@ -190,52 +189,6 @@ def _restore_aligned(
         extra.append(f"visibility {v:g}")
     notes.append(f"restored with {restorer.name} at {r}" + (f" ({', '.join(extra)})" if extra else ""))
     return out, m_f, orig_f, mask_f
-
-
-def paste(
-    image: np.ndarray,
-    face: np.ndarray,
-    m_face: np.ndarray,
-    mask: np.ndarray,
-    m_mask: np.ndarray,
-    roi: tuple[int, int, int, int],
-    interpolation: int = cv2.INTER_LINEAR,
-) -> np.ndarray:
-    """Blend an aligned face into `image` (in place) inside `roi`: one warp of the face from
-    its space (`m_face`) and one of the float mask from its own (`m_mask`). Pixels where the
-    mask is ~0 stay bit-for-bit unchanged. Returns the alpha over the ROI.
-
-    The mask is warped first and the face only over the rectangle where the mask is non-zero
-    (the box mask's inset leaves the ROI's margins untouched), so the per-pixel work is as
-    small as the visible face."""
-    x0, y0, x1, y1 = roi
-    alpha = geometry.warp_from_aligned(np.ascontiguousarray(mask, dtype=np.float32), m_mask, roi)
-    np.clip(alpha, 0.0, 1.0, out=alpha)
-    touched = alpha > TOUCH_LEVEL
-    rows = np.flatnonzero(touched.any(axis=1))
-    if rows.size == 0:
-        return alpha
-    cols = np.flatnonzero(touched.any(axis=0))
-    ty0, ty1, tx0, tx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    sub = (x0 + tx0, y0 + ty0, x0 + tx1, y0 + ty1)
-    to_sub = geometry.compose(m_face, geometry.translation(sub[0], sub[1]))
-    f = cv2.warpAffine(
-        np.ascontiguousarray(face, dtype=np.float32),
-        to_sub,
-        (sub[2] - sub[0], sub[3] - sub[1]),
-        flags=interpolation | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
-    region = image[sub[1] : sub[3], sub[0] : sub[2]]
-    a = np.ascontiguousarray(alpha[ty0:ty1, tx0:tx1])
-    np.putmask(a, ~touched[ty0:ty1, tx0:tx1], 0.0)  # weight exactly 0: those pixels stay as they are
-    # (1 - a) * region + a * face; blendLinear divides by the weight sum (1 here, +1e-5)
-    f = cv2.blendLinear(region.astype(np.float32), f, 1.0 - a, a)
-    np.clip(f, 0.0, 255.0, out=f)
-    np.rint(f, out=f)
-    region[...] = f.astype(np.uint8)
-    return alpha
 
 
 def _restore_region(rgb: np.ndarray, restorer: Any, alpha: np.ndarray, roi: tuple[int, int, int, int], enh: "EnhanceOptions") -> None:

@@ -58,24 +58,12 @@ class InSwapper:
         return np.stack(outs)
 
     def swap(self, image_rgb: np.ndarray, kps: np.ndarray, latent: np.ndarray, boost: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Swap one face in aligned space. Returns (swapped crop float32 (128*boost)^2 x 3, M).
+        """Swap one face in aligned space: (swapped crop float32 (128*boost)^2 x 3, matrix M).
 
-        With boost N the aligned crop is taken once at N*128 and split into N*N phase-shifted
-        128x128 sub-images (every N-th pixel); each is swapped and the results interleaved
-        back. Each phase is exactly a 128 crop shifted by a fraction of a pixel, so the model
-        sees the scale it was trained on while the output keeps N times the detail.
+        The crop is taken once at boost*128 and swapped by polyphase subsampling (swap/boost.py).
         """
+        from .boost import swap_crop
+
         size = CROP * boost
         m = geometry.align_matrix(kps, size)
-        big = geometry.warp_to_aligned(image_rgb, m, size)
-        if boost == 1:
-            return self.run(big[None], latent)[0], m
-        phases = [big[i::boost, j::boost] for i in range(boost) for j in range(boost)]
-        swapped = self.run(np.stack(phases), latent)
-        out = np.empty((size, size, 3), np.float32)
-        k = 0
-        for i in range(boost):
-            for j in range(boost):
-                out[i::boost, j::boost] = swapped[k]
-                k += 1
-        return out, m
+        return swap_crop(self, geometry.warp_to_aligned(image_rgb, m, size), latent, boost), m

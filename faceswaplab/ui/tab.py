@@ -1,5 +1,5 @@
 """The "FaceSwapLab" tab: build / list / delete face checkpoints, compare two faces, extract
-faces, analyse an image. Host-independent (the web-ui and the standalone app both use it):
+faces, analyse an image, batch and dataset jobs (`batch_panel`). Host-independent (the web-ui and the standalone app both use it):
 the caller passes how to get the engine and the checkpoints folder.
 
 The actions are plain functions (`do_build`, `do_compare`...) returning (value, message) so
@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..errors import FaceSwapLabError
-from . import components, spec
+from . import batch_panel, components, spec
 
 EngineFn = Callable[[], Any]
 
@@ -121,17 +121,12 @@ def do_analyse(engine: Any, image: Any) -> tuple[Any, str]:
     import cv2
 
     from ..analysis.selection import sort_faces
-    from ..imageio import load_image
 
     try:
         img = spec.image_value(image, "image")
         if img is None:
             return None, "Give an image."
-        loaded = load_image(img, what="image")
-        faces = engine.analyser().analyse(
-            loaded.rgb, det_size=engine.options.det_size, det_thresh=engine.options.det_thresh,
-            retry=engine.options.det_retry, attributes=True,
-        )  # fmt: skip
+        loaded, faces = engine.analyse(img, what="image", attributes=True)
     except FaceSwapLabError as e:
         return None, e.message
     out = loaded.rgb.copy()
@@ -151,62 +146,82 @@ def build(
     engine: EngineFn,
     providers: components.ChoiceProviders | None = None,
     checkpoints_dir: Optional[Callable[[], Path]] = None,
+    jobs: Optional[batch_panel.JobHooks] = None,
 ) -> Any:
-    """The tab's gr.Blocks."""
+    """The tab's gr.Blocks (the web-ui's FaceSwapLab tab)."""
     gr = components.gradio()
+    with gr.Blocks(analytics_enabled=False) as blocks:
+        build_tabs(engine=engine, providers=providers, checkpoints_dir=checkpoints_dir, jobs=jobs)
+    return blocks
+
+
+def build_tabs(
+    *,
+    engine: EngineFn,
+    providers: components.ChoiceProviders | None = None,
+    checkpoints_dir: Optional[Callable[[], Path]] = None,
+    jobs: Optional[batch_panel.JobHooks] = None,
+) -> None:
+    """The tab's sub-tabs, in the current gradio context (the web-ui's tab Blocks, or the
+    standalone app's Blocks next to its Swap tab): Build checkpoint, Checkpoints, Compare,
+    Extract faces, Analyse, Batch, Dataset. `jobs`: how the host runs folder jobs."""
+    gr = components.gradio()
+    jobs = jobs or batch_panel.JobHooks()
 
     def folder() -> Path:
         return _folder(engine(), checkpoints_dir)
 
-    with gr.Blocks(analytics_enabled=False) as blocks:
-        with gr.Tab("Build checkpoint"):
-            with gr.Row():
-                with gr.Column():
-                    files = components.files("Photos of one person", elem_id="faceswaplab_build_files")
-                    name = gr.Textbox(label="Name", elem_id="faceswaplab_build_name")
-                    gender = gr.Radio(["auto", "female", "male"], value="auto", label="Gender")
-                    overwrite = gr.Checkbox(label="Overwrite an existing checkpoint of that name", value=False)
-                    preview_in = components.image("Preview target (optional)", elem_id="faceswaplab_build_preview_in")
-                    go = gr.Button("Build", variant="primary")
-                with gr.Column():
-                    preview = gr.Image(label="Preview", interactive=False)
-                    msg = gr.Markdown("")
-            go.click(lambda *a: do_build(engine(), *a, folder()), [files, name, gender, overwrite, preview_in], [preview, msg])
-        with gr.Tab("Checkpoints"):
-            table = gr.Dataframe(headers=["name", "samples", "created", "status"], interactive=False)
-            with gr.Row():
-                refresh = gr.Button("Refresh list")
-                to_delete = components.dropdown("Checkpoint", [spec.NONE], spec.NONE)
-                delete = gr.Button("Delete", variant="stop")
-            del_msg = gr.Markdown("")
+    with gr.Tab("Build checkpoint"):
+        with gr.Row():
+            with gr.Column():
+                files = components.files("Photos of one person", elem_id="faceswaplab_build_files")
+                name = gr.Textbox(label="Name", elem_id="faceswaplab_build_name")
+                gender = gr.Radio(["auto", "female", "male"], value="auto", label="Gender")
+                overwrite = gr.Checkbox(label="Overwrite an existing checkpoint of that name", value=False)
+                preview_in = components.image("Preview target (optional)", elem_id="faceswaplab_build_preview_in")
+                go = gr.Button("Build", variant="primary")
+            with gr.Column():
+                preview = gr.Image(label="Preview", interactive=False)
+                msg = gr.Markdown("")
+        go.click(lambda *a: do_build(engine(), *a, folder()), [files, name, gender, overwrite, preview_in], [preview, msg])
+    with gr.Tab("Checkpoints"):
+        table = gr.Dataframe(headers=["name", "samples", "created", "status"], interactive=False)
+        with gr.Row():
+            refresh = gr.Button("Refresh list")
+            to_delete = components.dropdown("Checkpoint", [spec.NONE], spec.NONE)
+            delete = gr.Button("Delete", variant="stop")
+        del_msg = gr.Markdown("")
 
-            def refresh_all() -> tuple[Any, Any]:
-                rows = list_rows(folder())
-                return rows, components.update(choices=[spec.NONE] + [r[0] for r in rows], value=spec.NONE)
+        def refresh_all() -> tuple[Any, Any]:
+            rows = list_rows(folder())
+            return rows, components.update(choices=[spec.NONE] + [r[0] for r in rows], value=spec.NONE)
 
-            refresh.click(refresh_all, [], [table, to_delete])
-            delete.click(lambda n: do_delete(n, folder()), [to_delete], [del_msg]).then(refresh_all, [], [table, to_delete])
-        with gr.Tab("Compare"):
-            with gr.Row():
-                a = components.image("Face A")
-                b = components.image("Face B")
-            cmp_btn = gr.Button("Compare")
-            cmp_msg = gr.Markdown("")
-            cmp_btn.click(lambda x, y: do_compare(engine(), x, y), [a, b], [cmp_msg])
-        with gr.Tab("Extract faces"):
-            ex_in = components.image("Image")
-            aligned = gr.Checkbox(label="Aligned 512 px crops (else boxes with margin)", value=False)
-            ex_btn = gr.Button("Extract")
-            gallery = gr.Gallery(label="Faces")
-            ex_msg = gr.Markdown("")
-            ex_btn.click(lambda x, al: do_extract(engine(), x, al), [ex_in, aligned], [gallery, ex_msg])
-        with gr.Tab("Analyse"):
-            an_in = components.image("Image")
-            an_btn = gr.Button("Analyse")
-            an_out = gr.Image(label="Faces", interactive=False)
-            an_msg = gr.Textbox(label="Faces found", lines=4)
-            an_btn.click(lambda x: do_analyse(engine(), x), [an_in], [an_out, an_msg])
-    return blocks
+        refresh.click(refresh_all, [], [table, to_delete])
+        delete.click(lambda n: do_delete(n, folder()), [to_delete], [del_msg]).then(refresh_all, [], [table, to_delete])
+    with gr.Tab("Compare"):
+        with gr.Row():
+            a = components.image("Face A")
+            b = components.image("Face B")
+        cmp_btn = gr.Button("Compare")
+        cmp_msg = gr.Markdown("")
+        cmp_btn.click(lambda x, y: do_compare(engine(), x, y), [a, b], [cmp_msg])
+    with gr.Tab("Extract faces"):
+        ex_in = components.image("Image")
+        aligned = gr.Checkbox(label="Aligned 512 px crops (else boxes with margin)", value=False)
+        ex_btn = gr.Button("Extract")
+        gallery = gr.Gallery(label="Faces")
+        ex_msg = gr.Markdown("")
+        ex_btn.click(lambda x, al: do_extract(engine(), x, al), [ex_in, aligned], [gallery, ex_msg])
+    with gr.Tab("Analyse"):
+        an_in = components.image("Image")
+        an_btn = gr.Button("Analyse")
+        an_out = gr.Image(label="Faces", interactive=False)
+        an_msg = gr.Textbox(label="Faces found", lines=4)
+        an_btn.click(lambda x: do_analyse(engine(), x), [an_in], [an_out, an_msg])
+    with gr.Tab("Batch"):
+        batch_panel.build_batch(engine=engine, providers=providers, hooks=jobs)
+    with gr.Tab("Dataset"):
+        batch_panel.build_dataset(engine=engine, providers=providers, hooks=jobs)
 
 
-__all__ = ["build", "do_build", "do_compare", "do_extract", "do_analyse", "do_delete", "list_rows", "np", "os"]
+__all__ = ["build", "build_tabs", "do_build", "do_compare", "do_extract", "do_analyse", "do_delete", "list_rows", "np", "os"]
