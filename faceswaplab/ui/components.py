@@ -41,11 +41,38 @@ def update(**kwargs: Any) -> Any:
     return gr.Dropdown(**kwargs)  # pragma: no cover - releases without gr.update
 
 
+def md_escape(text: Any) -> str:
+    """Text (a reason, a file name) shown inside gr.Markdown as it is: no HTML tags taken
+    away (a source named "<image>" vanished), no emphasis from * or _."""
+    import html
+    import re
+
+    return re.sub(r"([\\`*_\[\]])", r"\\\1", html.escape(str(text), quote=False))
+
+
 def image(label: str, elem_id: str | None = None, **kw: Any) -> Any:
     gr = gradio()
     if major() >= 4:
         return gr.Image(label=label, type="pil", sources=["upload", "clipboard"], elem_id=elem_id, **kw)
     return gr.Image(label=label, type="pil", source="upload", elem_id=elem_id, **kw)
+
+
+def result_image(label: str, elem_id: str | None = None, **kw: Any) -> Any:
+    """An output image that shows a file as written (PNG, lossless): gradio 4+ re-encodes
+    arrays as WebP by default, and only a file keeps FaceSwapLab's edit mark."""
+    gr = gradio()
+    if _accepts(gr.Image, "format"):
+        kw.setdefault("format", "png")
+    return gr.Image(label=label, type="filepath", interactive=False, elem_id=elem_id, **kw)
+
+
+def _accepts(cls: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def files(label: str, elem_id: str | None = None, **kw: Any) -> Any:
@@ -123,8 +150,11 @@ def unit_panel(
     id_prefix: str,
     providers: ChoiceProviders | None = None,
     defaults: Mapping[str, Any] | None = None,
+    hidden: Sequence[str] = (),
 ) -> list[Any]:
-    """The controls of face unit `index` (0-based), in `spec.UNIT_FIELDS` order."""
+    """The controls of face unit `index` (0-based), in `spec.UNIT_FIELDS` order. Fields named
+    in `hidden` are built invisible (their value still arrives: a folder job's one unit is
+    always enabled, say)."""
     gr = gradio()
     defaults = defaults or {}
     made: dict[str, Any] = {}
@@ -137,12 +167,13 @@ def unit_panel(
             for f in fields:
                 value = defaults.get(f.name, f.default)
                 eid = f"{id_prefix}_unit{index + 1}_{f.name}"
-                if f.dynamic_choices:
+                visible = f.name not in hidden
+                if f.dynamic_choices and visible:
                     with gr.Row():
                         made[f.name] = make(f, value, eid, providers)
                         _wire_refresh(refresh_button(f"{eid}_refresh"), made[f.name], f, providers)
                 else:
-                    made[f.name] = make(f, value, eid, providers)
+                    made[f.name] = make(f, value, eid, providers, visible=visible)
     return [made[f.name] for f in spec.UNIT_FIELDS]
 
 

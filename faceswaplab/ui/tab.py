@@ -1,6 +1,7 @@
 """The "FaceSwapLab" tab: build / list / delete face checkpoints, compare two faces, extract
-faces, analyse an image, batch and dataset jobs (`batch_panel`). Host-independent (the web-ui and the standalone app both use it):
-the caller passes how to get the engine and the checkpoints folder.
+faces, analyse an image, batch and dataset jobs (`batch_panel`). Host-independent (the web-ui
+and the standalone app both use it): the caller passes how to get the engine, the checkpoints
+folder and how the host runs folder jobs.
 
 The actions are plain functions (`do_build`, `do_compare`...) returning (value, message) so
 they are testable without gradio; the gradio wiring only connects them.

@@ -21,7 +21,9 @@ def on_ui_settings() -> None:
 def on_ui_tabs() -> list[tuple[Any, str, str]]:
     from ..ui import tab
 
-    blocks = tab.build(engine=host.engine, providers=host.choice_providers(), checkpoints_dir=host.checkpoints_dir)
+    blocks = tab.build(
+        engine=host.engine, providers=host.choice_providers(), checkpoints_dir=host.checkpoints_dir, jobs=host.job_hooks()
+    )
     return [(blocks, host.TITLE, "faceswaplab_tab")]
 
 

@@ -7,11 +7,12 @@ importing `modules` lazily, so importing faceswaplab.webui outside the web-ui co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -334,6 +335,75 @@ def set_textinfo(text: str) -> None:
             st.textinfo = text
         except Exception:
             pass
+
+
+def interrupt() -> None:
+    """The web-ui's Interrupt (what its button and /sdapi/v1/interrupt do)."""
+    st = state()
+    if st is not None and hasattr(st, "interrupt"):
+        st.interrupt()
+
+
+def _queue_lock() -> Any:
+    """The web-ui's GPU queue lock (generation holds it; so do its own batch jobs)."""
+    try:
+        from modules.call_queue import queue_lock
+
+        return queue_lock
+    except Exception:  # an older or different host: run without it
+        return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def job(name: str) -> Iterator[None]:
+    """A FaceSwapLab folder job as a web-ui job: it waits for the queue lock (never beside a
+    generation), then shared.state.begin() (clears an old Interrupt) ... end()."""
+    with _queue_lock():
+        st = state()
+        if st is not None:
+            st.begin(job=name)
+        try:
+            yield
+        finally:
+            if st is not None:
+                st.end()
+
+
+def job_progress(done: int, total: int, text: str) -> None:
+    """Progress of a folder job in shared.state (the web-ui's progress API and console)."""
+    st = state()
+    if st is None:
+        return
+    try:
+        st.job_count = total
+        st.job_no = done
+        st.textinfo = text
+    except Exception:
+        pass
+
+
+def outputs_dir(kind: str) -> Path:
+    """Default output folder of folder jobs: <web-ui data>/outputs/faceswaplab/<kind>."""
+    from modules import paths
+
+    root = getattr(paths, "data_path", None) or os.getcwd()
+    return Path(os.path.abspath(root)) / "outputs" / "faceswaplab" / kind
+
+
+def job_hooks() -> Any:
+    """How the FaceSwapLab tab's batch and dataset panels run inside the web-ui."""
+    from ..ui.batch_panel import JobHooks
+
+    return JobHooks(
+        context=job,
+        interrupted=interrupted,
+        interrupt=interrupt,
+        progress=job_progress,
+        default_output=outputs_dir,
+        allow_paths=not bool(cmd_opt("hide_ui_dir_config")),
+        use_progress=not bool(cmd_opt("no_gradio_queue")),
+        resolve_checkpoint=resolve_checkpoint,
+    )
 
 
 def save_image(image: Any, path: str, basename: str, **kwargs: Any) -> Any:

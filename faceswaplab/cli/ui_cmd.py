@@ -1,0 +1,67 @@
+"""`python -m faceswaplab ui`: the standalone app (gradio), on the same core and the same UI
+parts as the web-ui extension. gradio is imported only when the command runs, so the rest of
+the CLI works (and starts fast) without it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from . import common
+
+DEFAULT_HOST = "127.0.0.1"  # the app is for this computer unless --host says otherwise
+DEFAULT_PORT = 7860
+INSTALL_HINT = "pip install -r requirements-app.txt"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ui",
+        help="start the app (a local web page: swap, checkpoints, compare, extract, batch, dataset)",
+        description="Start the FaceSwapLab app, a gradio web page served on this computer. It needs gradio "
+        f"({INSTALL_HINT}). It listens on {DEFAULT_HOST} only unless --host says otherwise, and never opens a "
+        "public link unless --share is given.",
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, metavar="ADDR", help=f"address to listen on (default {DEFAULT_HOST}; 0.0.0.0: every network interface)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    p.add_argument("--units", type=int, default=3, metavar="N", help="face units on the Swap tab (1-10, default 3)")
+    p.add_argument(
+        "--output-dir", metavar="DIR", default="faceswaplab-output",
+        help="default folder for batch and dataset outputs (default ./faceswaplab-output)",
+    )  # fmt: skip
+    common.add_engine_args(p)
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.set_defaults(func=run)
+
+
+def _no_proxy_for_local() -> None:
+    """gradio checks that the page answers on the local address; an HTTP(S)_PROXY setting
+    must not send that check (or the browser test's requests) through a proxy."""
+    local = ["127.0.0.1", "localhost"]
+    for key in ("NO_PROXY", "no_proxy"):
+        have = [h.strip() for h in os.environ.get(key, "").split(",") if h.strip()]
+        os.environ[key] = ",".join(have + [h for h in local if h not in have])
+
+
+def run(args: argparse.Namespace) -> int:
+    common.check_option(1 <= args.port <= 65535, f"--port must be from 1 to 65535, got {args.port}")
+    common.check_option(1 <= args.units <= 10, f"--units must be from 1 to 10, got {args.units}")
+    from ..ui import app
+
+    app.disable_analytics()
+    _no_proxy_for_local()
+    app.require_gradio(INSTALL_HINT)  # before anything heavy: a missing gradio is one line, exit 2
+    from ..engine import Engine
+
+    engine = Engine(common.engine_options(args))
+    app.launch(
+        engine,
+        host=args.host,
+        port=args.port,
+        share=args.share,
+        n_units=args.units,
+        output_root=Path(os.path.abspath(os.path.expanduser(args.output_dir))),
+    )
+    return common.EXIT_OK

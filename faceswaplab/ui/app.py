@@ -1,0 +1,243 @@
+"""The standalone app (`python -m faceswaplab ui`): a gradio Blocks built from the same parts
+as the web-ui. The Swap tab's face units are `components.unit_panel` (the accordion's units,
+from the same `spec` table, parsed by the same `spec.unit_options` into UnitOptions for
+`pipeline.swap_image`); the other tabs are the web-ui's FaceSwapLab tab (`tab.build_tabs`:
+checkpoints, compare, extract, analyse, batch and dataset with progress and Stop).
+
+The app runs on the gradio in requirements-app.txt. It binds to 127.0.0.1 unless told
+otherwise, never opens a share link unless asked, and sends no analytics.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from .. import __version__
+from ..errors import BadInputError, FaceSwapLabError
+from ..options import UnitOptions
+from . import batch_panel, components, spec, tab
+
+APP_ID = "faceswaplab_app"
+TITLE = "FaceSwapLab"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+RESULTS_KEPT = 20  # result files kept in the app's temporary folder
+
+RESPONSIBLE_USE = (
+    "Only swap faces of people who agreed to it, never to deceive, harass or impersonate. "
+    "Every result is marked in its metadata as edited by FaceSwapLab; a content filter runs on every image."
+)
+
+
+def disable_analytics() -> None:
+    """Before gradio is imported: no usage reports, no version check."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+
+def require_gradio(install_hint: str = "pip install -r requirements-app.txt") -> Any:
+    """gradio, or a BadInputError (exit code 2) that says how to install it."""
+    try:
+        import gradio
+    except ImportError as e:
+        raise BadInputError(f"the app needs gradio ({e}); install it with: {install_hint}") from None
+    return gradio
+
+
+def choice_providers(engine: Any) -> dict[str, Callable[[], Sequence[str]]]:
+    """The dropdowns' choices outside the web-ui: files in the models directory only."""
+    from ..checkpoints import checkpoint_names
+
+    def checkpoints() -> list[str]:
+        return checkpoint_names(engine.store, folder=engine.options.faces_dir)
+
+    def parsers() -> list[str]:
+        return [p.name for p in engine.store.list_dir("parser")]
+
+    return {
+        "checkpoints": checkpoints,
+        "unit_restorers": engine.restorer_names,
+        "unit_upscalers": engine.upscaler_names,
+        "parsers": parsers,
+        "host_restorers": lambda: [],
+        "host_upscalers": lambda: [],
+    }
+
+
+def checkpoints_dir(engine: Any) -> Path:
+    if engine.options.faces_dir:
+        return Path(engine.options.faces_dir)
+    from ..checkpoints import checkpoint_folder
+
+    return checkpoint_folder(engine.store)
+
+
+def models_notice(engine: Any) -> str:
+    """A visible line when the swapper or the detector file is missing (no hashing here)."""
+    try:
+        d = engine.store.models_dir
+        missing = [n for n in (engine.options.swapper, "buffalo_l/det_10g.onnx", "buffalo_l/w600k_r50.onnx") if not (d / n).is_file()]
+    except Exception as e:
+        return f"**Models:** {e}"
+    if not missing:
+        return ""
+    return (
+        f"**Model file(s) missing:** {', '.join(f'`{m}`' for m in missing)} in `{d}`. Put them there (see README, "
+        f'"Models") or run `python -m faceswaplab models download --models-dir "{d}"`, then restart the app.'
+    )
+
+
+class ResultFiles:
+    """Swap results as PNG files (the edit mark is written into the file; a lossless image
+    reaches the browser), in one temporary folder removed at exit; the newest few kept."""
+
+    def __init__(self, folder: Optional[Path] = None) -> None:
+        self.folder = folder or Path(tempfile.mkdtemp(prefix="faceswaplab-app-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._files: list[Path] = []
+        atexit.register(shutil.rmtree, self.folder, True)
+
+    def save(self, image: Any) -> Path:
+        from ..imageio import save_image
+
+        path = save_image(self.folder / f"faceswaplab-{uuid.uuid4().hex[:12]}.png", image.rgb, alpha=image.alpha, meta=image.meta)
+        with self._lock:
+            self._files.append(path)
+            old, self._files = self._files[:-RESULTS_KEPT], self._files[-RESULTS_KEPT:]
+        for p in old:
+            try:
+                p.unlink()
+            except OSError:
+                pass
+        return path
+
+
+def units_from_values(unit_values: Sequence[Mapping[str, Any]]) -> list[UnitOptions]:
+    """The Swap tab's unit controls -> UnitOptions (disabled units keep their place, and
+    their half-filled controls are not validated), as the web-ui accordion does."""
+    return [
+        spec.unit_options(v, where=f"unit {i + 1}") if v.get("enabled") else UnitOptions(enabled=False)
+        for i, v in enumerate(unit_values)
+    ]
+
+
+def do_swap(engine: Any, target: Any, unit_values: Sequence[Mapping[str, Any]], results: ResultFiles) -> tuple[Optional[str], str, Any]:
+    """(result file or None, message, report dict). Expected errors become the message."""
+    from ..pipeline import swap_image
+
+    try:
+        img = spec.image_value(target, "target image")
+        if img is None:
+            return None, "Give a target image.", None
+        units = units_from_values(unit_values)
+        if not any(u.enabled and u.has_source for u in units):
+            return None, "Enable a face unit and give it a source face (a photo or a face checkpoint).", None
+        result = swap_image(img, units, engine=engine)
+    except FaceSwapLabError as e:
+        return None, f"**Not swapped:** {components.md_escape(e.message)}", None
+    report = result.report
+    lines = []
+    if report.swapped:
+        path: Optional[str] = str(results.save(result.image))
+        lines.append(components.md_escape(report.summary()))
+    else:
+        path = None
+        lines.append(f"**Nothing swapped:** {components.md_escape(report.nothing_swapped_reason())}")
+    lines += [f"Warning: {components.md_escape(w)}" for w in report.warnings]
+    return path, "\n\n".join(lines), report.to_dict()
+
+
+def build_app(
+    engine: Any,
+    *,
+    n_units: int = spec.DEFAULT_UNITS,
+    output_root: Optional[Path] = None,
+    results: Optional[ResultFiles] = None,
+) -> Any:
+    """The app's gr.Blocks: a Swap tab (target, N face units, result and report), then the
+    FaceSwapLab tab's sub-tabs (checkpoints, compare, extract, analyse, batch, dataset)."""
+    gr = components.gradio()
+    n_units = max(1, min(spec.MAX_UNITS, int(n_units)))
+    providers = choice_providers(engine)
+    results = results or ResultFiles()
+    root = Path(output_root) if output_root is not None else Path(os.path.abspath("faceswaplab-output"))
+    hooks = batch_panel.JobHooks(default_output=lambda kind: root / kind)
+
+    def get_engine() -> Any:
+        return engine
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(f"## {TITLE} v{__version__}\n\nModels: `{engine.store.models_dir}`. {RESPONSIBLE_USE}", elem_id=f"{APP_ID}_header")
+        notice = models_notice(engine)
+        if notice:
+            gr.Markdown(notice, elem_id=f"{APP_ID}_notice")
+        with gr.Tabs(elem_id=f"{APP_ID}_tabs"):
+            with gr.Tab("Swap", elem_id=f"{APP_ID}_swap_tab"):
+                with gr.Row():
+                    with gr.Column():
+                        target = components.image("Target image", elem_id=f"{APP_ID}_target")
+                        swap = gr.Button("Swap", variant="primary", elem_id=f"{APP_ID}_swap")
+                    with gr.Column():
+                        result = components.result_image("Result", elem_id=f"{APP_ID}_result")
+                        message = gr.Markdown("", elem_id=f"{APP_ID}_message")
+                        with gr.Accordion("Report", open=False):
+                            report = gr.JSON(label="Report", elem_id=f"{APP_ID}_report")
+                unit_comps: list[Any] = []
+                with gr.Tabs(elem_id=f"{APP_ID}_units"):
+                    for i in range(n_units):
+                        with gr.Tab(f"Face {i + 1}", elem_id=f"{APP_ID}_unit{i + 1}_tab"):
+                            unit_comps += components.unit_panel(
+                                i, id_prefix=APP_ID, providers=providers, defaults={"enabled": i == 0}
+                            )
+            tab.build_tabs(engine=get_engine, providers=providers, checkpoints_dir=lambda: checkpoints_dir(engine), jobs=hooks)
+
+        per = len(spec.UNIT_FIELDS)
+
+        def run_swap(target_value: Any, *values: Any) -> tuple[Any, str, Any]:
+            unit_values = [dict(zip(spec.unit_field_names(), values[i * per : (i + 1) * per])) for i in range(n_units)]
+            return do_swap(engine, target_value, unit_values, results)
+
+        swap.click(run_swap, inputs=[target] + unit_comps, outputs=[result, message, report])
+    return demo
+
+
+def launch_kwargs(demo: Any, *, host: str, port: int, share: bool) -> dict[str, Any]:
+    params = inspect.signature(demo.launch).parameters
+    kw: dict[str, Any] = {"server_name": host, "server_port": port, "share": bool(share), "inbrowser": False}
+    if "show_error" in params:
+        kw["show_error"] = True
+    if "ssr_mode" in params:
+        kw["ssr_mode"] = False  # no Node server beside the app
+    return kw
+
+
+def launch(
+    engine: Any,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    share: bool = False,
+    n_units: int = spec.DEFAULT_UNITS,
+    output_root: Optional[Path] = None,
+    block: bool = True,
+) -> Any:
+    """Build and serve the app (blocks until Ctrl-C unless `block` is False)."""
+    disable_analytics()
+    demo = build_app(engine, n_units=n_units, output_root=output_root)
+    demo.queue()
+    kw = launch_kwargs(demo, host=host, port=port, share=share)
+    if not block:
+        kw["prevent_thread_lock"] = True
+    demo.launch(**kw)
+    return demo
+
+
+__all__ = ["build_app", "launch", "do_swap", "units_from_values", "choice_providers", "ResultFiles", "models_notice"]
