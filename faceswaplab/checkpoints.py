@@ -315,7 +315,6 @@ def checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     )
 
 
-_info = checkpoint_info  # older name, used by early callers
 
 
 def _is_bare_name(text: str) -> bool:

@@ -147,14 +147,11 @@ def build(req: m.BuildRequest, ctx: ApiContext) -> dict[str, Any]:
 def checkpoints(ctx: ApiContext) -> dict[str, Any]:
     if ctx.list_checkpoints is not None:
         return {"checkpoints": ctx.list_checkpoints()}
-    from ..checkpoints import _info, list_checkpoints
+    from ..checkpoints import list_checkpoints
 
     folder = ctx.checkpoints_dir()
     if folder is not None:
-        try:
-            infos = [_info(p) for p in sorted(Path(folder).iterdir()) if p.name.endswith(".safetensors")]
-        except OSError:
-            infos = []
+        infos = list_checkpoints(None, folder=folder)
     else:
         infos = list_checkpoints(ctx.engine().store)
     items = []

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import FaceSwapLabError
 from . import batch_panel, components, spec
+from .components import md_escape as esc
 
 EngineFn = Callable[[], Any]
 
@@ -43,13 +44,13 @@ def do_build(engine: Any, files: Any, name: str, gender: str, overwrite: bool, p
             engine, images, name, output_dir=folder, gender=(gender or "auto"), overwrite=bool(overwrite), preview=prev
         )
     except FaceSwapLabError as e:
-        return None, f"**Not built:** {e.message}"
+        return None, f"**Not built:** {esc(e.message)}"
     d = res.to_dict()
-    msg = f"Saved **{d['name']}** from {len(d['used'])} photo(s) (gender {d['gender']}, age {d['age']})."
+    msg = f"Saved **{esc(d['name'])}** from {len(d['used'])} photo(s) (gender {d['gender']}, age {d['age']})."
     if d["skipped"]:
-        msg += " Skipped: " + "; ".join(d["skipped"])
+        msg += " Skipped: " + esc("; ".join(d["skipped"]))
     if d["warnings"]:
-        msg += " " + "; ".join(d["warnings"])
+        msg += " " + esc("; ".join(d["warnings"]))
     preview_img = None
     if res.preview is not None:
         from ..imageio import load_image
@@ -59,17 +60,13 @@ def do_build(engine: Any, files: Any, name: str, gender: str, overwrite: bool, p
 
 
 def list_rows(folder: Path) -> list[list[Any]]:
-    from ..checkpoints import _info  # one entry from the header only
+    """One row per checkpoint file, read from the headers afresh (no restart after adding)."""
+    from ..checkpoints import list_checkpoints
 
-    rows = []
-    try:
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".safetensors")
-    except OSError:
-        files = []
-    for p in files:
-        i = _info(p)
-        rows.append([i.name, i.samples, i.created or "", "ok" if i.ok else (i.error or "refused")])
-    return rows
+    return [
+        [i.name, i.samples, i.created or "", "ok" if i.ok else (i.error or "refused")]
+        for i in list_checkpoints(None, include_refused=True, folder=folder)
+    ]
 
 
 def do_delete(name: str, folder: Path) -> str:
@@ -80,15 +77,15 @@ def do_delete(name: str, folder: Path) -> str:
     try:
         stem = sanitize_name(name)
     except FaceSwapLabError as e:
-        return e.message
+        return esc(e.message)
     p = folder / f"{stem}.safetensors"
     if not p.is_file():
-        return f"No checkpoint named {name!r} in {folder}."
+        return esc(f"No checkpoint named {name!r} in {folder}.")
     p.unlink()
     png = p.with_suffix(".png")
     if png.is_file():
         png.unlink()
-    return f"Deleted {stem}."
+    return f"Deleted {esc(stem)}."
 
 
 def do_compare(engine: Any, a: Any, b: Any) -> str:
@@ -100,7 +97,7 @@ def do_compare(engine: Any, a: Any, b: Any) -> str:
             return "Give two images."
         res = compare_faces(engine, ia, ib)
     except FaceSwapLabError as e:
-        return e.message
+        return esc(e.message)
     return f"Similarity: **{res.similarity:.3f}** (1 = same face)"
 
 
@@ -113,7 +110,7 @@ def do_extract(engine: Any, image: Any, aligned: bool) -> tuple[list[Any], str]:
             return [], "Give an image."
         faces = extract_faces(engine, img, aligned_size=512 if aligned else None)
     except FaceSwapLabError as e:
-        return [], e.message
+        return [], esc(e.message)
     return [f.rgb for f in faces], f"{len(faces)} face(s)"
 
 

@@ -90,6 +90,9 @@ def engine_options() -> EngineOptions:
         threads=int(opt("threads", 0)),
         nsfw_threshold=float(opt("nsfw_threshold", 0.5)),
         swapper=str(opt("swapper", "inswapper_128.onnx") or "inswapper_128.onnx"),
+        # the "checkpoints directory" setting: every front end (accordion, API, Extras)
+        # resolves checkpoint names there
+        faces_dir=str(checkpoints_dir()) if str(opt("checkpoints_dir", "") or "").strip() else None,
     )
 
 
@@ -127,16 +130,10 @@ def checkpoints_dir() -> Path:
 
 
 def checkpoint_names() -> list[str]:
-    from ..checkpoints import list_checkpoints
+    """Usable checkpoints of the configured folder (validated from their headers)."""
+    from .. import checkpoints
 
-    custom = str(opt("checkpoints_dir", "") or "").strip()
-    if custom:
-        folder = checkpoints_dir()
-        try:
-            return sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors"))
-        except OSError:
-            return []
-    return [i.name for i in list_checkpoints(store(), include_refused=False) if i.ok]
+    return checkpoints.checkpoint_names(None, folder=checkpoints_dir())
 
 
 def resolve_checkpoint(name: str) -> str:
