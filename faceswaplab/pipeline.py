@@ -67,6 +67,7 @@ def resolve_identity(engine: Engine, unit: UnitOptions) -> Identity:
     skipped: list[str] = []
     for i, src in enumerate(unit.source_images):
         name, faces = _analyse_source(engine, src, f"source image {i + 1}", need_gender)
+        name = _label(name, i)
         face = pick_source_face(faces, unit.source_face_index)
         if face is None:
             skipped.append(describe_missing(name, len(faces), unit.source_face_index))
@@ -74,7 +75,7 @@ def resolve_identity(engine: Engine, unit: UnitOptions) -> Identity:
             found.append((name, face))
     parts: list[Identity] = []
     if found:
-        parts.append(from_faces(found, label=", ".join(_short(n) for n, _ in found)))
+        parts.append(from_faces(found, label=", ".join(n for n, _ in found)))
     if unit.face is not None:
         from .checkpoints import load_checkpoint_identity
 
@@ -87,10 +88,14 @@ def resolve_identity(engine: Engine, unit: UnitOptions) -> Identity:
     return ident
 
 
-def _short(name: str) -> str:
+def _label(source: str, i: int) -> str:
+    """A file's base name, or "source image N" for an in-memory image (an upload, an array):
+    what reports and infotexts show, never a "<PIL image>" placeholder."""
     import os
 
-    return os.path.basename(name) or name
+    if not source or source.startswith("<"):
+        return f"source image {i + 1}"
+    return os.path.basename(source) or source
 
 
 def prepare_units(engine: Engine, units: Sequence[UnitOptions]) -> list[PreparedUnit]:

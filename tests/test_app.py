@@ -116,7 +116,7 @@ def test_do_swap_writes_a_marked_png_and_reports(app_engine, tmp_path):
     assert path is not None and Path(path).is_file()
     assert read_edit_mark(path)
     assert "1 swapped" in msg and report["swapped"] == 1
-    assert "(&lt;PIL image&gt;)" in msg, "the source label is escaped, not dropped as an HTML tag"
+    assert "(source image 1)" in msg, "an uploaded source is named by its place, not a placeholder"
     out = np.asarray(Image.open(path).convert("RGB"))
     assert out.shape == np.asarray(target).shape and not np.array_equal(out, np.asarray(target))
 
