@@ -17,7 +17,7 @@ from . import safety
 from .analysis.face import Face, similarity
 from .analysis.selection import largest, select_faces
 from .engine import Engine
-from .errors import BadInputError, FaceSwapLabError, NoFaceError
+from .errors import BadInputError, FaceSwapLabError, ModelMissingError, NoFaceError
 from .identity import Identity, blend, describe_missing, from_faces, pick_source_face
 from .imageio import LoadedImage, load_image
 from .options import UnitOptions
@@ -96,6 +96,33 @@ def _label(source: str, i: int) -> str:
     if not source or source.startswith("<"):
         return f"source image {i + 1}"
     return os.path.basename(source) or source
+
+
+def preflight(engine: Engine, units: Sequence[UnitOptions]) -> None:
+    """Load every model the units need now, so a command fails before any image with ONE
+    message naming every missing file (ModelMissingError, exit code 3), not one per run."""
+    units = [u for u in units if u.enabled]
+    needs: list[Any] = [engine.detector, engine.recognizer, engine.swapper]
+    if any(u.gender != "any" for u in units):
+        needs.append(engine.genderage)
+    if engine.nsfw_detector is None:
+        needs.append(safety.get_detector)
+    for u in units:  # enhancement models (restorer, parser, upscaler) named by the units
+        enh = u.enhance
+        for name, getter in ((enh.restorer, engine.restorer), (enh.parser, engine.parser), (enh.upscale, engine.upscaler)):
+            if name:
+                needs.append(lambda g=getter, n=name: g(n))
+    missing: list[str] = []
+    for need in needs:
+        try:
+            need()
+        except ModelMissingError as e:
+            if e.message not in missing:
+                missing.append(e.message)
+    if len(missing) == 1:
+        raise ModelMissingError(missing[0])
+    if missing:
+        raise ModelMissingError(f"{len(missing)} model files are missing: " + " | ".join(missing))
 
 
 def prepare_units(engine: Engine, units: Sequence[UnitOptions]) -> list[PreparedUnit]:

@@ -129,7 +129,11 @@ def test_missing_model_says_which_file_where_and_how(files, tmp_path, capfd):
     )
     assert rc == 3
     assert "models download" in err and str(empty_models) in err
-    assert ".onnx" in err and "sha256" in err.lower() or "e4a3f08c" in err or "5838f7fe" in err
+    # one message for every missing file the swap needs, each with where it goes and its checksum
+    assert "3 model files are missing" in err
+    for name, sha in (("det_10g.onnx", "5838f7fe"), ("w600k_r50.onnx", "4c06341c"), ("inswapper_128.onnx", "e4a3f08c")):
+        assert name in err and sha in err
+    assert err.count("\n") == 1, "a single line"
     assert not out.exists()
 
 

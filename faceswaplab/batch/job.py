@@ -43,7 +43,7 @@ from ..engine import Engine
 from ..errors import BadInputError, FaceSwapLabError, ModelError, NoFaceError
 from ..imageio import LoadedImage, load_image
 from ..options import EngineOptions, UnitOptions
-from ..pipeline import PreparedUnit, SwapResult, prepare_units, swap_image
+from ..pipeline import preflight, PreparedUnit, SwapResult, prepare_units, swap_image
 from ..report import SWAPPED, SwapReport
 from .inputs import InputFile, PathLike, collect_inputs, file_sha256
 from .manifest import MANIFEST_NAME, JobLock, Manifest, Record, open_manifest, safe_child
@@ -234,24 +234,6 @@ def options_fingerprint(
     data = {"units": units, "engine": engine, "job": job}
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], data
-
-
-def preflight(engine: Engine, units: Sequence[UnitOptions]) -> None:
-    """Load every model the job needs now, so a missing file fails before any image
-    (ModelError, exit code 3) rather than on the first one."""
-    engine.analyser()
-    engine.swapper()
-    if any(u.enabled and u.gender != "any" for u in units):
-        engine.genderage()
-    if engine.nsfw_detector is None:
-        safety.get_detector()
-    for u in units:  # enhancement models (restorer, parser, upscaler) named by the units
-        if not u.enabled:
-            continue
-        enh = u.enhance
-        for name, getter in ((enh.restorer, "restorer"), (enh.parser, "parser"), (enh.upscale, "upscaler")):
-            if name and callable(getattr(engine, getter, None)):
-                getattr(engine, getter)(name)
 
 
 def prepare_job(engine: Engine, units: Sequence[UnitOptions]) -> tuple[list[PreparedUnit], list[str]]:

@@ -8,7 +8,7 @@ import sys
 from ..engine import Engine
 from ..errors import BlockedError, NoFaceError
 from ..imageio import save_image
-from ..pipeline import swap_image
+from ..pipeline import preflight, swap_image
 from . import common
 
 
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     units = common.units_from_args(args)
     engine = Engine(common.engine_options(args))
+    preflight(engine, units)
     result = swap_image(args.target, units, engine=engine)
     report = result.report
     if args.json:
