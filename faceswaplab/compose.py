@@ -120,9 +120,3 @@ def paste_aligned(image: np.ndarray, aligned: np.ndarray, m: np.ndarray, mask: n
     if roi is not None:
         paste(image, aligned, m, mask, m, roi)
     return roi
-
-
-def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Float blend of two same-sized images with a HxW alpha (0..1)."""
-    a = np.clip(alpha, 0.0, 1.0)[..., None].astype(np.float32)
-    return base.astype(np.float32) * (1.0 - a) + top.astype(np.float32) * a

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .analysis.face import Face, normalize
 from .analysis.selection import sort_faces
-from .errors import NoFaceError
 
 
 @dataclass(frozen=True)
@@ -90,16 +89,3 @@ def describe_missing(name: str, faces_found: int, index: int) -> str:
     if faces_found == 0:
         return f"no face in the source image {name}"
     return f"source face index {index} out of range in {name}: {faces_found} face(s) found"
-
-
-def require_faces(found: list[tuple[str, Face]], skipped: list[str]) -> None:
-    if not found:
-        raise NoFaceError("; ".join(skipped) if skipped else "no source face")
-
-
-def describe(img: Any) -> str:
-    if isinstance(img, str):
-        return repr(img)
-    if hasattr(img, "__fspath__"):
-        return repr(str(img))
-    return f"<{type(img).__name__}>"

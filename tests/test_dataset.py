@@ -19,22 +19,8 @@ from faceswaplab.imageio import load_image
 from faceswaplab.options import EngineOptions, UnitOptions
 from tests import fakemodels as fm
 from tests.test_batch import SIZE, MarkerNSFW, blocked_image, face_image, manifest_rows, save, temp_files
-
-
-@pytest.fixture(scope="module")
-def source_path(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("dsource")
-    return save(fm.make_face_image((SIZE, SIZE), [(60, 60, 120, fm.FEMALE, 7)], seed=1), d / "source.png")
-
-
-@pytest.fixture
-def eng(models_dir) -> Engine:
-    return Engine(EngineOptions(models_dir=str(models_dir)), nsfw_detector=MarkerNSFW())
-
-
-@pytest.fixture
-def unit(source_path) -> UnitOptions:
-    return UnitOptions(source_images=(str(source_path),))
+# the same source photo, engine and unit fixtures as the batch tests
+from tests.test_batch import eng, source_path, unit  # noqa: F401
 
 
 def make_photos(folder: Path) -> dict[str, str]:

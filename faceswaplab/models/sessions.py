@@ -190,8 +190,3 @@ def clear() -> None:
     with _lock:
         _cache.clear()
         _warned.clear()
-
-
-def cache_size() -> int:
-    with _lock:
-        return len(_cache)
