@@ -10,9 +10,10 @@ answered with a 500 whose message carries no traceback.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..errors import FaceSwapLabError
+from . import auth
 from . import handlers as h
 from . import models as m
 
@@ -35,10 +36,13 @@ def _guard(fn: Callable[..., Any], *args: Any) -> Any:
         raise HTTPException(status_code=500, detail=f"internal error: {type(e).__name__}: {e}") from None
 
 
-def register(app: Any, ctx: h.ApiContext, prefix: str = PREFIX) -> None:
-    from fastapi import APIRouter
+def register(app: Any, ctx: h.ApiContext, prefix: str = PREFIX, credentials: Mapping[str, str] | None = None) -> None:
+    """Mount the routes on `app`. With `credentials` ({user: password}), every route needs
+    HTTP Basic auth (a router attached to a host app inherits none of the host's own)."""
+    from fastapi import APIRouter, Depends
 
-    router = APIRouter(prefix=prefix, tags=["FaceSwapLab"])
+    deps = [Depends(auth.dependency(credentials))] if credentials else []
+    router = APIRouter(prefix=prefix, tags=["FaceSwapLab"], dependencies=deps)
 
     @router.get("/version")
     def version() -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import OptionsError
 from . import host
 
 EXTENSION_DIR = Path(__file__).resolve().parents[2]
@@ -38,10 +39,31 @@ def api_context() -> Any:
     )
 
 
+def api_enabled() -> bool:
+    """The host serves its own API only with --api (or --nowebui, API only): follow it."""
+    return bool(host.cmd_opt("api") or host.cmd_opt("nowebui"))
+
+
+def api_credentials() -> dict[str, str]:
+    """The host's --api-auth ("user:pass,user2:pass2"), applied to our routes as the host
+    applies it to /sdapi/v1 (its dependency covers only routes it adds itself)."""
+    from ..api.auth import parse_credentials
+
+    return parse_credentials(host.cmd_opt("api_auth"))
+
+
 def on_app_started(demo: Any, app: Any) -> None:
     from ..api import routes
 
-    routes.register(app, api_context())
+    if not api_enabled():
+        print("[FaceSwapLab] HTTP API not added: the web-ui runs without --api", flush=True)
+        return
+    try:
+        credentials = api_credentials()
+    except OptionsError as e:  # fail closed: never serve the routes open by mistake
+        print(f"[FaceSwapLab] HTTP API not added: {e.message}", flush=True)
+        return
+    routes.register(app, api_context(), credentials=credentials or None)
 
 
 def warn_duplicates() -> list[Path]:

@@ -8,7 +8,7 @@ from modules import options, paths, shared_state
 
 OptionInfo = options.OptionInfo
 cmd_opts = argparse.Namespace(
-    faceswaplab_models_dir=None, faceswaplab_providers=None, no_half=True, hide_ui_dir_config=False, no_gradio_queue=False
+    faceswaplab_models_dir=None, faceswaplab_providers=None, api=False, api_auth=None, nowebui=False, no_half=True, hide_ui_dir_config=False, no_gradio_queue=False
 )
 opts = options.Options({
     "samples_save": options.OptionInfo(True, "Always save all generated images"),
