@@ -4,19 +4,17 @@ challenge unless a listed user sends that user's password. Both the user name an
 password are compared in constant time against every listed user, so neither a wrong name
 nor a wrong password answers faster than the other."""
 
-from __future__ import annotations
-
 import hmac
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from ..errors import OptionsError
 
 Credentials = Mapping[str, str]
 
 
-def parse_credentials(text: str | None, what: str = "--api-auth") -> dict[str, str]:
+def parse_credentials(text: Optional[str], what: str = "--api-auth") -> Dict[str, str]:
     """'u1:p1,u2:p2' -> {u1: p1, u2: p2}. A password may contain ':' (split at the first)."""
-    out: dict[str, str] = {}
+    out: Dict[str, str] = {}
     for part in (text or "").split(","):
         part = part.strip()
         if not part:
@@ -46,7 +44,9 @@ def dependency(credentials: Credentials) -> Callable[..., Any]:
     basic = HTTPBasic(auto_error=False)
     frozen = dict(credentials)
 
-    def require(given: HTTPBasicCredentials | None = Depends(basic)) -> None:
+    # No `from __future__ import annotations` in this module: FastAPI (0.94 in the web-ui)
+    # resolves string annotations in the module's globals, where this local import is not.
+    def require(given: Optional[HTTPBasicCredentials] = Depends(basic)) -> None:
         if given is None or not check(frozen, given.username, given.password):
             raise HTTPException(
                 status_code=401, detail="Incorrect username or password", headers={"WWW-Authenticate": "Basic"}
