@@ -89,7 +89,7 @@ def child(args: argparse.Namespace) -> None:
 
     logging.getLogger("faceswaplab").setLevel(logging.ERROR)
     from faceswaplab.batch import BatchOptions, run_batch
-    from faceswaplab.batch.job import preflight
+    from faceswaplab.pipeline import preflight
     from faceswaplab.engine import Engine
     from faceswaplab.options import EngineOptions, UnitOptions
 

@@ -57,14 +57,6 @@ def feather(mask: np.ndarray, radius_px: float) -> np.ndarray:
     return cv2.GaussianBlur(mask.astype(np.float32, copy=False), (ksize, ksize), sigma, borderType=cv2.BORDER_REPLICATE)
 
 
-def dilate(mask: np.ndarray, radius_px: int) -> np.ndarray:
-    if radius_px <= 0:
-        return mask
-    k = 2 * int(radius_px) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    return cv2.dilate(mask.astype(np.float32, copy=False), kernel)
-
-
 def paste(
     image: np.ndarray,
     face: np.ndarray,

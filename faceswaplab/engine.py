@@ -2,7 +2,9 @@
 cache, handed to analysis and swapping.
 
 An Engine is cheap to create (it loads nothing); models are loaded on first use and shared by
-every Engine in the process that asks for the same file, providers and thread count.
+every Engine in the process that asks for the same file, providers and thread count. It
+composes the model wrappers below it (analysis, swap/swapper.py, enhance/); none of them
+imports it, and the swap step takes it as a `swap.face_swap.SwapModels`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from .analysis.analyser import Analyser
 from .analysis.detector import Detector, SCRFDDetector
 from .errors import ModelCorruptError, OptionsError
 from .models import sessions
+from .models.registry import ANALYSIS_PACK, DETECTOR, GENDERAGE, RECOGNITION, SWAPPER, swapper_kind_for
 from .models.store import ModelStore, resolve_models_dir
 from .options import EngineOptions
-from .swap.inswapper import InSwapper, read_emap
+from .swap import swapper as swapper_model
 
-ANALYSIS_PACK = "buffalo_l"
+DETECTOR_FILE = f"{ANALYSIS_PACK}/det_10g.onnx"
+RECOGNITION_FILE = f"{ANALYSIS_PACK}/w600k_r50.onnx"
+GENDERAGE_FILE = f"{ANALYSIS_PACK}/genderage.onnx"
 
 
 class Engine:
@@ -70,7 +75,7 @@ class Engine:
                     f"{path} does not look like a {kind} model (insightface could not route it by its input shape); "
                     "replace it with the original file"
                 )
-            if kind == "detector":
+            if kind == DETECTOR:
                 SCRFDDetector.prepare(model)
             return model
 
@@ -79,15 +84,15 @@ class Engine:
     def detector(self) -> Detector:
         if self._detector_override is not None:
             return self._detector_override
-        model = self._insightface_model(f"{ANALYSIS_PACK}/det_10g.onnx", "detector")
+        model = self._insightface_model(DETECTOR_FILE, DETECTOR)
         # SCRFDDetector is a thin stateless view over the shared model.
         return SCRFDDetector(model)
 
     def recognizer(self) -> Any:
-        return self._insightface_model(f"{ANALYSIS_PACK}/w600k_r50.onnx", "recognition")
+        return self._insightface_model(RECOGNITION_FILE, RECOGNITION)
 
     def genderage(self) -> Any:
-        return self._insightface_model(f"{ANALYSIS_PACK}/genderage.onnx", "genderage")
+        return self._insightface_model(GENDERAGE_FILE, GENDERAGE)
 
     def analyser(self) -> Analyser:
         """Built once per engine (its models come from the process-wide session cache)."""
@@ -118,16 +123,24 @@ class Engine:
         )
         return loaded, faces
 
-    def swapper(self) -> InSwapper:
-        path = self.store.require(self.options.swapper, "swapper")
+    def swapper(self, name: str | None = None, kind: str | None = None) -> swapper_model.Swapper:
+        """The swapper file `name` (default: the options' swapper), run as its registry kind
+        (`kind` names a SwapperKind row and overrides what the file name says)."""
+        path = self.store.require(name or self.options.swapper, SWAPPER)
+        row = swapper_kind_for(path.name, kind)
 
         def factory(providers: list[str], so: Any) -> Any:
-            import onnxruntime as ort
+            return swapper_model.load(path, row, providers, so)
 
-            session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
-            return InSwapper(session, read_emap(path))
+        return sessions.cached(path, self.providers, self.options.threads, f"swapper:{row.name}", factory)
 
-        return sessions.cached(path, self.providers, self.options.threads, "swapper", factory)
+    def required_files(self) -> list[tuple[str, str]]:
+        """(name, kind) of the model files every swap loads, for notices that must not hash."""
+        files = [(self.options.swapper, SWAPPER)]
+        if self._detector_override is None:
+            files.append((DETECTOR_FILE, DETECTOR))
+        files.append((RECOGNITION_FILE, RECOGNITION))
+        return files
 
     def session(self, path: Path) -> Any:
         """A plain cached session for auxiliary models (restorers, parsers)."""
@@ -159,11 +172,12 @@ class Engine:
         return names + [p.name for p in self.store.list_dir("restorer") if p.name not in names]
 
     def upscaler_names(self) -> list[str]:
+        """The built-in interpolations first (the cheap default), then registered upscalers."""
         from .enhance.upscale import BUILTIN_UPSCALERS
 
         with self._lock:
             names = list(self._upscalers)
-        return names + [n for n in BUILTIN_UPSCALERS if n not in names]
+        return [n for n in BUILTIN_UPSCALERS if n not in names] + names
 
     @staticmethod
     def _lookup(registry: dict[str, Any], name: str) -> Any:

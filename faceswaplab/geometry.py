@@ -27,6 +27,22 @@ FFHQ_512 = np.array(
 )
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+# Swapper alignment templates, named as the swapper kinds name them (swap/kinds.py), five
+# points in units of the crop side: a kind works at any multiple of its own size (boost) by
+# multiplying by the crop size, so no size is hard-coded anywhere. "arcface_128" is
+# insightface's inswapper alignment: the 112 template shifted 8 px right, over 128 px.
+# (Dividing by 128 and multiplying by 128 * 2^k are exact, so these points equal
+# arcface_template(128 * 2^k) bit for bit.)
+TEMPLATES: dict[str, np.ndarray] = {
+    "arcface_128": _frozen((ARCFACE_112 + np.array([8.0, 0.0])) / 128.0),
+}
+
+
 def umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity transform (rotation, uniform scale, translation) src -> dst.
 
@@ -77,6 +93,15 @@ def align_matrix(kps: np.ndarray, size: int) -> np.ndarray:
     return umeyama_similarity(kps, arcface_template(size))
 
 
+def template_matrix(kps: np.ndarray, template: str, size: int) -> np.ndarray:
+    """Matrix from image pixels to a crop of `size` px aligned to a named TEMPLATES entry."""
+    try:
+        points = TEMPLATES[template]
+    except KeyError:
+        raise ValueError(f"unknown alignment template {template!r}; known: {', '.join(TEMPLATES)}") from None
+    return umeyama_similarity(kps, points * float(size))
+
+
 def ffhq_matrix(kps: np.ndarray, size: int = 512) -> np.ndarray:
     """Matrix from image pixels to an FFHQ-aligned crop of `size` px (restorers' alignment)."""
     return umeyama_similarity(kps, FFHQ_512 * (size / 512.0))
@@ -99,10 +124,6 @@ def invert(m: np.ndarray) -> np.ndarray:
 
 def translation(tx: float, ty: float) -> np.ndarray:
     return np.array([[1.0, 0.0, tx], [0.0, 1.0, ty]])
-
-
-def scale_matrix(s: float) -> np.ndarray:
-    return np.array([[s, 0.0, 0.0], [0.0, s, 0.0]])
 
 
 def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:

@@ -2,12 +2,15 @@
 
 Blending averages normalised embeddings (weighted by how many photos each part stands for)
 and normalises the mean, which is what the swap model's identity space expects.
+
+This module is a leaf below both the checkpoints package and the pipeline (it imports only
+the face record), so either can build identities without importing the other.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -73,19 +76,13 @@ def from_faces(faces: Sequence[tuple[str, Face]], label: str = "") -> Identity:
         for name, f in faces
     ]
     ident = blend(parts, label=label)
-    if ident.embeddings is None:
-        ident = Identity(
-            embedding=ident.embedding,
-            gender=ident.gender,
-            age=ident.age,
-            samples=ident.samples,
-            label=ident.label,
-            embeddings=normalize(ident.embedding)[None],
-        )
+    if ident.embeddings is None:  # one face: blend returned the part itself
+        ident = replace(ident, embeddings=normalize(ident.embedding)[None])
     return ident
 
 
 def describe_missing(name: str, faces_found: int, index: int) -> str:
+    """Why a source image gave no face, in the words reports and infotexts show."""
     if faces_found == 0:
         return f"no face in the source image {name}"
     return f"source face index {index} out of range in {name}: {faces_found} face(s) found"

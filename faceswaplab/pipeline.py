@@ -1,9 +1,10 @@
 """One image through the whole flow: decode -> content filter (once) -> analyse faces (once)
 -> per unit: select target faces, resolve the identity -> aligned swap (+ enhancement) -> one
-warp back into the face's ROI -> SwapResult with a per-face report.
+warp back into the face's ROI -> post-processing of the whole image (PostOptions: every
+face restored, the image upscaled) -> SwapResult with a per-face report.
 
-Every front end (CLI, HTTP API, web-ui accordion and Extras, batch jobs) builds UnitOptions
-and calls `swap_image`; there is no second code path.
+Every front end (CLI, HTTP API, web-ui accordion and Extras, app, batch and dataset jobs)
+builds UnitOptions (and PostOptions) and calls `swap_image`; there is no second code path.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import safety
+from . import postprocess, safety
 from .analysis.face import Face, similarity
 from .analysis.selection import largest, select_faces
 from .engine import Engine
-from .errors import BadInputError, FaceSwapLabError, ModelMissingError, NoFaceError
+from .errors import BadInputError, ModelMissingError, NoFaceError
 from .identity import Identity, blend, describe_missing, from_faces, pick_source_face
 from .imageio import LoadedImage, load_image
-from .options import UnitOptions
+from .options import PostOptions, UnitOptions
 from .report import SKIPPED, SWAPPED, FaceReport, SwapReport, UnitReport
 from .swap.face_swap import swap_face
 
@@ -98,9 +99,10 @@ def _label(source: str, i: int) -> str:
     return os.path.basename(source) or source
 
 
-def preflight(engine: Engine, units: Sequence[UnitOptions]) -> None:
-    """Load every model the units need now, so a command fails before any image with ONE
-    message naming every missing file (ModelMissingError, exit code 3), not one per run."""
+def preflight(engine: Engine, units: Sequence[UnitOptions], post: PostOptions | None = None) -> None:
+    """Load every model the units (and the post-processing) need now, so a command fails
+    before any image with ONE message naming every missing file (ModelMissingError, exit
+    code 3), not one per run."""
     units = [u for u in units if u.enabled]
     needs: list[Any] = [engine.detector, engine.recognizer, engine.swapper]
     if any(u.gender != "any" for u in units):
@@ -112,6 +114,8 @@ def preflight(engine: Engine, units: Sequence[UnitOptions]) -> None:
         for name, getter in ((enh.restorer, engine.restorer), (enh.parser, engine.parser), (enh.upscale, engine.upscaler)):
             if name:
                 needs.append(lambda g=getter, n=name: g(n))
+    if post is not None and post.active:
+        needs.append(lambda: postprocess.resolve(engine, post))
     missing: list[str] = []
     for need in needs:
         try:
@@ -154,17 +158,20 @@ def prepare_units(engine: Engine, units: Sequence[UnitOptions]) -> list[Prepared
 def swap_image(
     image: Any,
     units: Sequence[UnitOptions] | None = None,
+    post: PostOptions | None = None,
     *,
     engine: Engine | None = None,
     prepared: Sequence[PreparedUnit] | None = None,
 ) -> SwapResult:
-    """Swap the units' identities into `image` (path, PIL image, numpy RGB or LoadedImage).
+    """Swap the units' identities into `image` (path, PIL image, numpy RGB or LoadedImage),
+    then post-process the whole image with `post` when something was swapped.
 
     Never raises for "nothing to swap" or "blocked": the report says what happened and the
-    image comes back unchanged. Raises BadInputError for unreadable images and ModelError
-    when a model file is missing or corrupt.
+    image comes back unchanged. Raises BadInputError for unreadable images or unknown post
+    models, and ModelError when a model file is missing or corrupt.
     """
     engine = engine or Engine()
+    post_models = postprocess.resolve(engine, post)  # before any work: a missing model fails now
     if prepared is None:
         if units is None:
             raise BadInputError("swap_image needs units (or prepared units)")
@@ -222,6 +229,8 @@ def swap_image(
             _swap_one(engine, rgb, face, ident, opts, fr)
 
     result_img = LoadedImage(rgb=rgb, alpha=target.alpha, meta=target.meta, source=target.source, warnings=target.warnings)
+    if post is not None and post.active and report.swapped:
+        result_img, report.postprocessing = postprocess.apply(engine, result_img, post, post_models)
     return SwapResult(result_img, report, original=target)
 
 
@@ -241,4 +250,4 @@ def _swap_one(engine: Engine, rgb: np.ndarray, face: Face, ident: Identity, opts
     fr.status, fr.reason = SWAPPED, None
 
 
-__all__ = ["swap_image", "prepare_units", "resolve_identity", "PreparedUnit", "SwapResult", "FaceSwapLabError"]
+__all__ = ["swap_image", "preflight", "prepare_units", "resolve_identity", "PreparedUnit", "SwapResult"]

@@ -47,6 +47,7 @@ class SwapReport:
     block_reason: str | None = None
     units: list[UnitReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    postprocessing: list[str] = field(default_factory=list)  # what the post-processing step did
 
     @property
     def swapped(self) -> int:
@@ -96,4 +97,5 @@ class SwapReport:
             if skipped:
                 bit += f", skipped: {'; '.join(skipped)}"
             parts.append(bit)
+        parts += self.postprocessing
         return "; ".join(parts)

@@ -340,14 +340,18 @@ def check_image(rgb: np.ndarray, threshold: float = DEFAULT_THRESHOLD, *, detect
     return Verdict(blocked=True, reason=_reason(blocking, thr), detections=detections, threshold=thr)
 
 
-def ensure_allowed(rgb: np.ndarray, threshold: float = DEFAULT_THRESHOLD, *, detector: Any = None) -> Verdict:
+def ensure_allowed(
+    rgb: np.ndarray, threshold: float = DEFAULT_THRESHOLD, *, detector: Any = None, what: str | None = None
+) -> Verdict:
     """`check_image`, raising `BlockedError(reason)` (exit code 5, HTTP 451) when blocked.
 
-    The raised error carries the verdict as `err.verdict`.
+    `what` names the image in the message (which of several photos was refused). The raised
+    error carries the verdict as `err.verdict`.
     """
     verdict = check_image(rgb, threshold, detector=detector)
     if verdict.blocked:
-        err = BlockedError(verdict.reason or "blocked by the content filter")
+        reason = verdict.reason or "blocked by the content filter"
+        err = BlockedError(f"{what}: {reason}" if what else reason)
         err.verdict = verdict  # type: ignore[attr-defined]
         raise err
     return verdict

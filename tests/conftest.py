@@ -73,3 +73,31 @@ def write_image(tmp_path):
         return p
 
     return _write
+
+
+# --- folder jobs (batch and dataset tests): one source photo, an engine whose content filter
+# blocks marked images, and a unit swapping that source in
+
+
+@pytest.fixture(scope="module")
+def source_path(tmp_path_factory) -> Path:
+    from tests.batch_helpers import SIZE, save
+
+    d = tmp_path_factory.mktemp("source")
+    return save(fakemodels.make_face_image((SIZE, SIZE), [(60, 60, 120, fakemodels.FEMALE, 7)], seed=1), d / "source.png")
+
+
+@pytest.fixture
+def eng(models_dir):
+    from faceswaplab.engine import Engine
+    from faceswaplab.options import EngineOptions
+    from tests.batch_helpers import MarkerNSFW
+
+    return Engine(EngineOptions(models_dir=str(models_dir)), nsfw_detector=MarkerNSFW())
+
+
+@pytest.fixture
+def unit(source_path):
+    from faceswaplab.options import UnitOptions
+
+    return UnitOptions(source_images=(str(source_path),))

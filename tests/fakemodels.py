@@ -482,12 +482,17 @@ def swapper_emap() -> np.ndarray:
     return q.astype(np.float32)
 
 
-def write_swapper(path, mode: str = "mix") -> Path:
-    """Write ``inswapper_128.onnx`` (``mode`` "mix" or "identity", see module doc)."""
+def write_swapper(path, mode: str = "mix", size: int = 128) -> Path:
+    """Write ``inswapper_128.onnx`` (``mode`` "mix" or "identity", see module doc).
+
+    ``size`` other than 128 (identity mode only) gives the same signature at S x S, the
+    stand-in for swapper kinds with another crop side."""
     if mode not in ("mix", "identity"):
         raise ValueError(f"unknown swapper mode {mode!r}")
+    if size != 128 and mode != "identity":
+        raise ValueError("only the identity swapper comes in sizes other than 128")
     g = _Graph("swap")
-    target = g.add_input("target", [1, 3, 128, 128])
+    target = g.add_input("target", [1, 3, size, size])
     source = g.add_input("source", [1, 512])
     emap = swapper_emap()
     emap_name = "emap"  # used below, stored as the LAST initializer (insightface reads it)
@@ -517,7 +522,7 @@ def write_swapper(path, mode: str = "mix") -> Path:
         reg = g.const(region)
         keep = g.mul(target, g.sub(g.const(1.0), reg))
         out = g.add(keep, g.mul(mixed, reg))
-    g.add_output(out, "output", [1, 3, 128, 128])
+    g.add_output(out, "output", [1, 3, size, size])
     return g.save(path, f"fake_inswapper_{mode}", last_init=numpy_helper.from_array(emap, emap_name))
 
 

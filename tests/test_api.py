@@ -94,6 +94,25 @@ def test_malformed_requests(client, body, status):
     assert r.json()["detail"]
 
 
+def test_postprocessing_works_outside_the_webui(client):
+    """The API's `postprocessing` (today's field names) is the pipeline's step: it runs here
+    through the engine's upscalers, no web-ui needed."""
+    body = {
+        "image": b64_of(TGT), "units": [{"source_images": [b64_of(SRC[0])]}],
+        "postprocessing": {"upscaler": "lanczos", "scale": 1.5, "upscaler_visibility": 1.0, "restorer": None},
+    }  # fmt: skip
+    r = client.post("/faceswaplab/v1/swap", json=body)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert decode(d["images"][0]).shape == (TGT.shape[0] * 3 // 2, TGT.shape[1] * 3 // 2, 3)
+    assert d["report"]["postprocessing"] == ["post: upscaled x1.5 with lanczos to 960x960"]
+    assert "post: upscaled" in d["report"]["summary"]
+    r = client.post("/faceswaplab/v1/swap", json={**body, "postprocessing": {"scale": 2, "colour": 1}})
+    assert r.status_code == 422 and "colour" in r.text
+    r = client.post("/faceswaplab/v1/swap", json={**body, "postprocessing": {"upscaler": "lanczos", "scale": 9}})
+    assert r.status_code == 400 and "postprocessing.scale" in r.json()["detail"]
+
+
 def test_no_face_in_source_is_reported(client):
     body = {"image": b64_of(TGT), "units": [{"source_images": [b64_of(fm.make_face_image(faces=[], seed=4))]}]}
     r = client.post("/faceswaplab/v1/swap", json=body)
@@ -139,6 +158,8 @@ def test_build_list_compare_extract_detect(client):
     assert r.status_code == 200
     faces = r.json()["faces"]
     assert len(faces) == 2 and decode(faces[0]["image"]).shape == (128, 128, 3)
+    r = client.post("/faceswaplab/v1/extract", json={"image": two, "min_size": 10000})
+    assert r.status_code == 200 and r.json()["faces"] == [], "min_size (the extract request's own name) skips faces"
     r = client.post("/faceswaplab/v1/detect", json={"image": two})
     assert r.status_code == 200
     d = r.json()["faces"]

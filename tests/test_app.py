@@ -9,6 +9,7 @@ import inspect
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from faceswaplab.errors import BadInputError
+from faceswaplab.ui import batch_actions
 from tests import fakemodels as fm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,9 +97,9 @@ def app_engine(models_dir):
 
 
 def _unit_values(**changes):
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
 
-    v = {f.name: f.default for f in spec.UNIT_FIELDS}
+    v = {c.name: c.form_default for c in forms.unit_controls()}
     v.update(changes)
     return v
 
@@ -197,7 +200,7 @@ def test_batch_panel_runs_the_batch_with_progress(app_engine, photos, source_png
     rows = table["data"]
     assert [r[0] for r in rows] == ["p0.png", "p1.png", "p2.png", "p3.png"]
     assert rows[2][1] == "no-face" and rows[0][1] == "swapped" and rows[0][3] and rows[0][4] == "p0.png"
-    assert len(gallery) == 3 and gallery[0][1] == "p0.png" and max(gallery[0][0].size) <= bp.THUMB_SIDE
+    assert len(gallery) == 3 and gallery[0][1] == "p0.png" and max(gallery[0][0].size) <= batch_actions.THUMB_SIDE
     assert bar.calls[0][0] == 0.0 and bar.calls[-1][0] == (4, 4) and host_calls[-1] == (4, 4)
     # Again: everything is done already (the manifest), nothing is processed twice.
     msg, table, _ = bp.do_batch(app_engine, _batch_values(photos, tmp_path / "out", source_png), hooks)
@@ -250,9 +253,9 @@ def test_batch_panel_takes_uploads_and_default_output(app_engine, photos, source
     msg, table, _ = bp.do_batch(app_engine, values, hooks)
     assert "2 swapped" in msg, msg
     assert sorted(p.name for p in (tmp_path / "default" / "batch").glob("*.png")) == ["p0.png", "p1.png"]
-    assert not list(Path(bp.tempfile.gettempdir()).glob("faceswaplab-upload-*/p0.png")), "staging folder removed"
+    assert not list(Path(tempfile.gettempdir()).glob("faceswaplab-upload-*/p0.png")), "staging folder removed"
     # Paths from outside the upload folder are refused (an API client cannot make it read files).
-    with pytest.raises(bp.BadInputError):
+    with pytest.raises(BadInputError):
         bp.upload_paths(["/etc/hostname"])
     hooks = bp.JobHooks(allow_paths=False)
     msg, _, _ = bp.do_batch(app_engine, _batch_values("", "", source_png), hooks)
@@ -266,7 +269,7 @@ def test_dataset_panel_builds_a_training_set(app_engine, photos, source_png, tmp
     hooks = bp.JobHooks(default_output=lambda kind: tmp_path / "ds-default" / kind)
     values = {
         "folder": str(photos), "uploads": None, "output": "", "trigger": "ohwx woman", "repeats": 5,
-        "caption": "{trigger}, a photo", "min_similarity": 0.0, "min_det_score": 0.0, "min_face_size": 64,
+        "caption": "{trigger}, a photo", "min_similarity": 0.0, "min_det_score": 0.0, "keep_min_face_size": 64,
         "single_face": True, "recursive": False, "workers": 2, "redo": False,
         "unit": _unit_values(source_image=str(source_png)),
     }  # fmt: skip
@@ -363,7 +366,7 @@ def _labels(blocks, kind):
 
 def test_app_builds_with_the_expected_tabs(app_engine, tmp_path):
     gr = pytest.importorskip("gradio")
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
     from faceswaplab.ui.app import build_app
 
     demo = build_app(app_engine, n_units=2, output_root=tmp_path / "out")
@@ -380,7 +383,7 @@ def test_app_builds_with_the_expected_tabs(app_engine, tmp_path):
     assert unit1.value is True and unit2.value is False
     # Every unit control of the spec is there, for both units.
     for i in (1, 2):
-        for name in spec.unit_field_names():
+        for name in forms.unit_field_names():
             assert f"faceswaplab_app_unit{i}_{name}" in ids
 
 

@@ -20,8 +20,8 @@ from faceswaplab.batch import LOCK_NAME, MANIFEST_NAME, run_batch
 from faceswaplab.engine import Engine
 from faceswaplab.imageio import load_image
 from faceswaplab.options import EngineOptions, UnitOptions
-from tests.test_batch import ROOT, make_target_folder, manifest_rows, save, temp_files
 from tests import fakemodels as fm
+from tests.batch_helpers import ROOT, make_target_folder, manifest_rows, save, temp_files
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 

@@ -1,5 +1,6 @@
-"""Face checkpoints (faceswaplab.checkpoints): format, validation, safety, building, blending,
-names, atomic writes, older layouts, listing, compare and extract."""
+"""Face checkpoints (faceswaplab.checkpoints, .compare, .extract): format, validation,
+safety, building, blending, names, atomic writes, older layouts, listing, compare and extract,
+and the content filter that build, compare and extract run themselves."""
 
 from __future__ import annotations
 
@@ -19,27 +20,30 @@ from PIL import Image
 
 from faceswaplab import checkpoints as ck
 from faceswaplab.analysis.face import normalize
+from faceswaplab.checkpoints import container
+from faceswaplab.checkpoints.build import build_checkpoint, build_identity
+from faceswaplab.compare import compare_faces
 from faceswaplab.errors import CheckpointError, FaceSwapLabError, NoFaceError, OptionsError
+from faceswaplab.extract import extract_faces
 from faceswaplab.identity import Identity
 from faceswaplab.models.store import ModelStore
 from tests import fakemodels
+from tests.checkpoint_helpers import (
+    IDENT_A,
+    IDENT_B,
+    IDENT_C,
+    MALFORMED,
+    GateSpy,
+    blank,
+    evil_pickle,
+    make_private_models,
+    mark_blocked,
+    ours,
+    photo,
+    unit_vec,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-IDENT_A, IDENT_B, IDENT_C = 7, 21, 33  # texture seeds = identities
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def photo(path: Path, seed: int, *, tex: int = IDENT_A, side: int = 140, x: int = 60, colour=fakemodels.FEMALE) -> Path:
-    img = fakemodels.make_face_image((320, 300), faces=[(x, 50, side, colour, tex)], seed=seed)
-    Image.fromarray(img).save(path)
-    return path
-
-
-def blank(path: Path) -> Path:
-    Image.fromarray(fakemodels.make_face_image((200, 200), faces=[], seed=5)).save(path)
-    return path
 
 
 @pytest.fixture
@@ -47,21 +51,6 @@ def photos(tmp_path) -> list[Path]:
     d = tmp_path / "photos"
     d.mkdir()
     return [photo(d / f"a{i}.png", seed=i, side=120 + 12 * i, x=40 + 9 * i) for i in range(5)]
-
-
-def make_private_models(base: Path, shared: Path) -> Path:
-    """A models dir of its own (so its faces/ folder is private) over the shared model files."""
-    base.mkdir(parents=True, exist_ok=True)
-    for name in ("buffalo_l", "inswapper_128.onnx"):
-        dst = base / name
-        try:
-            os.symlink(shared / name, dst)
-        except OSError:  # no symlinks here: copy (the stand-in models are small)
-            if (shared / name).is_dir():
-                shutil.copytree(shared / name, dst)
-            else:
-                shutil.copy2(shared / name, dst)
-    return base
 
 
 @pytest.fixture(scope="module")
@@ -78,153 +67,6 @@ def pengine(private_models):
     faces = private_models / "faces"
     shutil.rmtree(faces, ignore_errors=True)
     return Engine(EngineOptions(models_dir=str(private_models)))
-
-
-def raw_safetensors(tensors: dict, metadata: dict | None = None, *, header_extra: dict | None = None) -> bytes:
-    """Hand-built safetensors bytes (tensors: name -> (dtype, shape, bytes)), so tests can make
-    files the library would refuse to write."""
-    header: dict = {}
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    data = b""
-    for name, (dtype, shape, blob) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [len(data), len(data) + len(blob)]}
-        data += blob
-    header.update(header_extra or {})
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + data
-
-
-def unit_vec(seed: int = 0, scale: float = 1.0) -> np.ndarray:
-    v = np.random.default_rng(seed).standard_normal(512)
-    return (v / np.linalg.norm(v) * scale).astype(np.float32)
-
-
-OURS_META = {"format": "faceswaplab.face/1", "name": "x", "samples": "1", "blend": "mean"}
-
-
-def ours(emb=None, *, meta=None, extra=None, drop=()) -> bytes:
-    emb = unit_vec() if emb is None else emb
-    t = {
-        "embedding": ("F32", [512], np.asarray(emb, "<f4").tobytes()),
-        "gender": ("I64", [], np.array(0, "<i8").tobytes()),
-        "age": ("I64", [], np.array(30, "<i8").tobytes()),
-    }
-    t.update(extra or {})
-    for k in drop:
-        t.pop(k)
-    return raw_safetensors(t, dict(OURS_META, **(meta or {})))
-
-
-def _valid_bytes() -> bytes:
-    return ours()
-
-
-def _oversized_header() -> bytes:
-    return struct.pack("<Q", 10**9) + b"{" + b" " * 100
-
-
-def _big_header_real() -> bytes:
-    h = b'{"__metadata__":{"pad":"' + b"x" * 200_000 + b'"}}'
-    return struct.pack("<Q", len(h)) + h
-
-
-def _dupe_keys() -> bytes:
-    h = b'{"embedding":{"dtype":"F32","shape":[512],"data_offsets":[0,2048]},"embedding":{"dtype":"F32","shape":[512],"data_offsets":[0,2048]}}'
-    return struct.pack("<Q", len(h)) + h + unit_vec().tobytes()
-
-
-def _overlap() -> bytes:
-    e = unit_vec().tobytes()
-    h = json.dumps(
-        {
-            "embedding": {"dtype": "F32", "shape": [512], "data_offsets": [0, 2048]},
-            "age": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
-        }
-    ).encode()
-    return struct.pack("<Q", len(h)) + h + e
-
-
-def _offsets_past_end() -> bytes:
-    h = json.dumps({"embedding": {"dtype": "F32", "shape": [512], "data_offsets": [0, 2048]}}).encode()
-    return struct.pack("<Q", len(h)) + h + b"\0" * 100
-
-
-def _nan() -> bytes:
-    v = unit_vec()
-    v[10] = np.nan
-    return ours(v)
-
-
-def _inf() -> bytes:
-    v = unit_vec()
-    v[3] = np.inf
-    return ours(v)
-
-
-def _zero_row() -> bytes:
-    rows = np.stack([unit_vec(1), np.zeros(512, np.float32)])
-    return ours(meta={"samples": "2"}, extra={"embeddings": ("F32", [2, 512], rows.astype("<f4").tobytes())})
-
-
-#: name -> (file bytes, a phrase the message must contain)
-MALFORMED: dict[str, tuple[bytes, str]] = {
-    "empty": (b"", "empty"),
-    "too-short": (b"\x10\x00\x00", "truncated"),
-    "truncated-header": (_valid_bytes()[:40], "truncated"),
-    "truncated-data": (_valid_bytes()[:-100], "truncated"),
-    "corrupt-noise": (bytes(np.random.default_rng(3).integers(0, 256, 3000, dtype=np.uint8)), "not a valid safetensors"),
-    "oversized-header": (_oversized_header(), "limit"),
-    "oversized-header-real": (_big_header_real(), "limit"),
-    "non-json-header": (struct.pack("<Q", 16) + b"{not json at all" + b"\0" * 8, "not valid JSON"),
-    "json-array-header": (struct.pack("<Q", 8) + b"[1,2,3] ", "not a JSON object"),
-    "duplicate-keys": (_dupe_keys(), "duplicate"),
-    "missing-embedding": (ours(drop=("embedding",)), "no 'embedding'"),
-    "wrong-dtype": (raw_safetensors({"embedding": ("F64", [512], unit_vec().astype("<f8").tobytes())}, OURS_META), "F32"),
-    "wrong-dtype-legacy": (raw_safetensors({"embedding": ("I32", [512], np.ones(512, "<i4").tobytes())}), "float"),
-    "wrong-shape": (raw_safetensors({"embedding": ("F32", [256], unit_vec()[:256].tobytes())}, OURS_META), "[512]"),
-    "wrong-shape-embeddings": (
-        ours(meta={"samples": "3"}, extra={"embeddings": ("F32", [3, 511], np.ones((3, 511), "<f4").tobytes())}),
-        "embeddings",
-    ),
-    "unknown-dtype": (raw_safetensors({"embedding": ("F33", [512], unit_vec().tobytes())}), "unknown dtype"),
-    "size-mismatch": (raw_safetensors({"embedding": ("F32", [512], unit_vec().tobytes()[:-4])}), "needs 2048 bytes"),
-    "overlapping": (_overlap(), "overlaps"),
-    "offsets-past-end": (_offsets_past_end(), "truncated"),
-    "trailing-bytes": (_valid_bytes() + b"\0" * 16, "not described"),
-    "nan": (_nan(), "NaN"),
-    "inf": (_inf(), "infinite"),
-    "zero-vector": (ours(np.zeros(512, np.float32)), "all zeros"),
-    "zero-row": (_zero_row(), "all-zero row"),
-    "bad-gender": (ours(extra={"gender": ("I64", [], np.array(7, "<i8").tobytes())}), "'gender'"),
-    "bad-age": (ours(extra={"age": ("I64", [], np.array(900, "<i8").tobytes())}), "'age'"),
-    "nan-gender-legacy": (
-        raw_safetensors({"embedding": ("F32", [512], unit_vec().tobytes()), "gender": ("F32", [], np.array(np.nan, "<f4").tobytes())}),
-        "NaN",
-    ),
-    "samples-mismatch": (
-        ours(meta={"samples": "5"}, extra={"embeddings": ("F32", [2, 512], np.stack([unit_vec(1), unit_vec(2)]).tobytes())}),
-        "samples",
-    ),
-    "bad-blend": (ours(meta={"blend": "max"}), "blend"),
-    "newer-format": (ours(meta={"format": "faceswaplab.face/9"}), "newer"),
-    "metadata-not-text": (raw_safetensors({"embedding": ("F32", [512], unit_vec().tobytes())}, {"samples": 3}), "__metadata__"),
-}
-
-
-class _Boom:
-    """Unpickling this runs os.mkdir(marker): proof of code execution if it ever happens."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.mkdir, (str(self.marker),))
-
-
-def evil_pickle(marker: Path) -> bytes:
-    return pickle.dumps({"embedding": [0.1] * 512, "boom": _Boom(marker)}, protocol=4)
 
 
 @pytest.fixture
@@ -244,7 +86,7 @@ def no_unpickling(monkeypatch):
 
 def test_round_trip_five_photos(engine, photos, tmp_path):
     out = tmp_path / "faces"
-    res = ck.build_checkpoint(engine, photos, "Alice", output_dir=out)
+    res = build_checkpoint(engine, photos, "Alice", output_dir=out)
     assert res.path == out / "Alice.safetensors" and res.path.is_file()
     assert res.used == [p.name for p in photos] and res.skipped == []
     assert res.path.stat().st_size < 32_000  # small enough to share
@@ -290,7 +132,7 @@ def test_blend_matches_numpy(engine, tmp_path, method):
     vecs = np.stack([f.embedding / np.linalg.norm(f.embedding) for f in faces]).astype(np.float64)
     want = vecs.mean(0) if method == "mean" else np.median(vecs, 0)
     want /= np.linalg.norm(want)
-    ident, used, skipped = ck.build_identity(engine, paths, blend_method=method)
+    ident, used, skipped = build_identity(engine, paths, blend_method=method)
     assert np.abs(ident.embedding - want).max() < 1e-6
     assert np.abs(ident.embeddings - vecs).max() < 1e-6
     res = ck.save_checkpoint(ident, d / "out", f"blend-{method}", blend_method=method)
@@ -303,21 +145,21 @@ def test_gender_majority_age_median_and_forced(engine, tmp_path):
     paths = [photo(tmp_path / f"g{i}.png", i, colour=c, side=120 + 10 * i) for i, c in enumerate(colours)]
     faces = _embeddings(engine, paths, attributes=True)
     assert [f.gender for f in faces] == ["female", "female", "male", "male", "male"]
-    ident, _, _ = ck.build_identity(engine, paths)
+    ident, _, _ = build_identity(engine, paths)
     assert ident.gender == "male"
     assert ident.age == int(np.median([f.age for f in faces]))
-    forced, _, _ = ck.build_identity(engine, paths, gender="female")
+    forced, _, _ = build_identity(engine, paths, gender="female")
     assert forced.gender == "female" and np.allclose(forced.embedding, ident.embedding)
 
 
 def test_build_skips_photos_without_a_face(engine, photos, tmp_path):
     empty = blank(tmp_path / "empty.png")
-    res = ck.build_checkpoint(engine, [photos[0], empty, photos[1]], "bob", output_dir=tmp_path / "f")
+    res = build_checkpoint(engine, [photos[0], empty, photos[1]], "bob", output_dir=tmp_path / "f")
     assert res.used == [photos[0].name, photos[1].name]
     assert len(res.skipped) == 1 and "empty.png" in res.skipped[0]
     assert ck.load_checkpoint(res.path).identity.samples == 2
     with pytest.raises(NoFaceError, match="no usable face") as ei:
-        ck.build_checkpoint(engine, [empty, empty], "none", output_dir=tmp_path / "f")
+        build_checkpoint(engine, [empty, empty], "none", output_dir=tmp_path / "f")
     assert ei.value.exit_code == 4
     assert not (tmp_path / "f" / "none.safetensors").exists()
 
@@ -330,11 +172,11 @@ def test_build_largest_face_by_default_index_selectable(engine, tmp_path):
     Image.fromarray(img).save(p)
     a = _embeddings(engine, [photo(tmp_path / "a.png", 3, tex=IDENT_A)])[0].embedding
     b = _embeddings(engine, [photo(tmp_path / "b.png", 4, tex=IDENT_B)])[0].embedding
-    largest, _, _ = ck.build_identity(engine, [p])
-    left, _, _ = ck.build_identity(engine, [p], face_index=0)
+    largest, _, _ = build_identity(engine, [p])
+    left, _, _ = build_identity(engine, [p], face_index=0)
     assert float(largest.embedding @ b) > 0.9 > float(largest.embedding @ a)
     assert float(left.embedding @ a) > 0.9 > float(left.embedding @ b)
-    _, used, skipped = ck.build_identity(engine, [p, tmp_path / "a.png"], face_index=1)
+    _, used, skipped = build_identity(engine, [p, tmp_path / "a.png"], face_index=1)
     assert used == ["two.png"] and "out of range" in skipped[0]
 
 
@@ -342,7 +184,7 @@ def test_build_unreadable_image_is_bad_input(engine, tmp_path, photos):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(FaceSwapLabError) as ei:
-        ck.build_checkpoint(engine, [photos[0], bad], "x", output_dir=tmp_path / "f")
+        build_checkpoint(engine, [photos[0], bad], "x", output_dir=tmp_path / "f")
     assert ei.value.exit_code == 2
 
 
@@ -426,7 +268,7 @@ def test_directory_and_missing_file(tmp_path):
 def test_oversized_file_refused_from_its_size(tmp_path, monkeypatch):
     p = tmp_path / "big.safetensors"
     p.write_bytes(ours())
-    monkeypatch.setattr(ck, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(container, "MAX_FILE_BYTES", 1000)
     with pytest.raises(CheckpointError, match="limit"):
         ck.load_checkpoint(p)
 
@@ -611,7 +453,7 @@ def test_unit_blends_photos_with_checkpoint_weighted_by_samples(pengine, tmp_pat
     from faceswaplab.options import UnitOptions
     from faceswaplab.pipeline import resolve_identity
 
-    res = ck.build_checkpoint(pengine, photos, "five")  # default folder: <models>/faces
+    res = build_checkpoint(pengine, photos, "five")  # default folder: <models>/faces
     assert res.path.parent == pengine.store.models_dir / "faces"
     other = photo(tmp_path / "other.png", 9, tex=IDENT_C)
     e_other = _embeddings(pengine, [other])[0].embedding
@@ -626,7 +468,7 @@ def test_unit_blends_photos_with_checkpoint_weighted_by_samples(pengine, tmp_pat
 
 def test_build_with_preview(pengine, tmp_path, photos):
     target = photo(tmp_path / "neutral.png", 11, tex=IDENT_C, side=150)
-    res = ck.build_checkpoint(pengine, photos, "prev", preview=target)
+    res = build_checkpoint(pengine, photos, "prev", preview=target)
     assert res.preview == res.path.with_name("prev.png") and res.preview.is_file()
     before = np.asarray(Image.open(target).convert("RGB")).astype(int)
     after = np.asarray(Image.open(res.preview).convert("RGB")).astype(int)
@@ -638,27 +480,27 @@ def test_build_with_preview(pengine, tmp_path, photos):
 
 
 def test_compare(engine, tmp_path, photos):
-    same = ck.compare_faces(engine, photos[0], photos[0])
-    assert same.similarity == 1.0 and same.a.kind == "image" and len(same.faces_a) == 1
-    again = ck.compare_faces(engine, photos[0], photos[3])  # same person, other size and place
+    same = compare_faces(engine, photos[0], photos[0])
+    assert same.similarity == 1.0 and same.a.kind == "image" and len(same.a.faces) == 1
+    again = compare_faces(engine, photos[0], photos[3])  # same person, other size and place
     other = photo(tmp_path / "o.png", 1, tex=IDENT_B)
-    diff = ck.compare_faces(engine, photos[0], other)
+    diff = compare_faces(engine, photos[0], other)
     assert again.similarity > 0.9 > diff.similarity >= 0.0
     p = ck.save_checkpoint(Identity(_embeddings(engine, [photos[0]])[0].embedding), tmp_path / "f", "me")
-    vs_ck = ck.compare_faces(engine, photos[0], str(p))
+    vs_ck = compare_faces(engine, photos[0], str(p))
     assert vs_ck.similarity == pytest.approx(1.0, abs=1e-6) and vs_ck.b.kind == "checkpoint"
-    assert ck.compare_faces(engine, str(p), str(p)).similarity == pytest.approx(1.0, abs=1e-6)
+    assert compare_faces(engine, str(p), str(p)).similarity == pytest.approx(1.0, abs=1e-6)
     d = vs_ck.to_dict()
     assert set(d) == {"similarity", "a", "b"} and d["a"]["faces_found"] == 1
     with pytest.raises(NoFaceError):
-        ck.compare_faces(engine, blank(tmp_path / "e.png"), photos[0])
+        compare_faces(engine, blank(tmp_path / "e.png"), photos[0])
     with pytest.raises(NoFaceError, match="out of range"):
-        ck.compare_faces(engine, photos[0], photos[1], index_b=2)
+        compare_faces(engine, photos[0], photos[1], index_b=2)
 
 
 def test_compare_by_checkpoint_name(pengine, photos):
-    ck.build_checkpoint(pengine, photos, "named")
-    r = ck.compare_faces(pengine, photos[2], "named")
+    build_checkpoint(pengine, photos, "named")
+    r = compare_faces(pengine, photos[2], "named")
     assert r.b.kind == "checkpoint" and r.similarity > 0.95
 
 
@@ -668,7 +510,7 @@ def test_compare_by_checkpoint_name(pengine, photos):
 def test_extract_box_crops_with_margin(engine):
     faces = [(40, 60, 100, fakemodels.FEMALE, 1), (300, 40, 160, fakemodels.MALE, 2)]
     img = fakemodels.make_face_image((520, 300), faces=faces, seed=4)
-    crops = ck.extract_faces(engine, img, margin=0.2)
+    crops = extract_faces(engine, img, margin=0.2)
     assert [c.index for c in crops] == [0, 1]
     # boxes grown by 20% of the face on each side (the detector's box is within ~1 px after
     # its letterbox resize, hence the tolerance)
@@ -680,21 +522,21 @@ def test_extract_box_crops_with_margin(engine):
         bx0, by0, bx1, by1 = c.face.bbox
         mx, my = 0.2 * (bx1 - bx0), 0.2 * (by1 - by0)
         assert c.box == (int(np.floor(bx0 - mx)), int(np.floor(by0 - my)), int(np.ceil(bx1 + mx)), int(np.ceil(by1 + my)))
-    tight = ck.extract_faces(engine, img, margin=0.0)
+    tight = extract_faces(engine, img, margin=0.0)
     for c, side in zip(tight, (100, 160)):
         assert abs(c.rgb.shape[0] - side) <= 2 and abs(c.rgb.shape[1] - side) <= 2
-    clipped = ck.extract_faces(engine, img, margin=1.0)  # clipped to the image
+    clipped = extract_faces(engine, img, margin=1.0)  # clipped to the image
     assert clipped[1].box[1:] == (0, 520, 300) and abs(clipped[1].box[0] - 140) <= 1
 
 
 @pytest.mark.parametrize("size", [112, 128, 224, 256, 512])
 def test_extract_aligned_crops(engine, size):
     img = fakemodels.make_face_image((400, 300), faces=[(120, 60, 150, fakemodels.FEMALE, 3)], seed=2)
-    (crop,) = ck.extract_faces(engine, img, aligned_size=size)
+    (crop,) = extract_faces(engine, img, aligned_size=size)
     assert crop.rgb.shape == (size, size, 3) and crop.rgb.dtype == np.uint8
     # the aligned crop is what the recognizer sees: its embedding is the face's
     rec = engine.recognizer()
-    small = crop.rgb if size == 112 else ck.extract_faces(engine, img, aligned_size=112)[0].rgb
+    small = crop.rgb if size == 112 else extract_faces(engine, img, aligned_size=112)[0].rgb
     emb = normalize(np.asarray(rec.get_feat(np.ascontiguousarray(small[:, :, ::-1]))).reshape(-1))
     assert float(emb @ crop.face.embedding) > 0.999
     # the face square fills the template region: bright in the middle, for any size
@@ -705,13 +547,13 @@ def test_extract_aligned_crops(engine, size):
 @pytest.mark.parametrize("size", [0, 100, 120, 4096, "big"])
 def test_extract_rejects_bad_sizes(engine, size):
     with pytest.raises(OptionsError):
-        ck.extract_faces(engine, np.zeros((64, 64, 3), np.uint8), aligned_size=size)
+        extract_faces(engine, np.zeros((64, 64, 3), np.uint8), aligned_size=size)
 
 
 def test_extract_no_face_and_bad_margin(engine):
-    assert ck.extract_faces(engine, fakemodels.make_face_image((200, 200), faces=[], seed=1)) == []
+    assert extract_faces(engine, fakemodels.make_face_image((200, 200), faces=[], seed=1)) == []
     with pytest.raises(OptionsError, match="margin"):
-        ck.extract_faces(engine, np.zeros((64, 64, 3), np.uint8), margin=-1)
+        extract_faces(engine, np.zeros((64, 64, 3), np.uint8), margin=-1)
 
 
 # --------------------------------------------------------------------------- bytes API
@@ -749,12 +591,109 @@ def test_preview_problems_fail_before_anything_is_written(engine, tmp_path, phot
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     with pytest.raises(FaceSwapLabError) as ei:
-        ck.build_checkpoint(engine, photos, "p", output_dir=out, preview=bad)
+        build_checkpoint(engine, photos, "p", output_dir=out, preview=bad)
     assert ei.value.exit_code == 2 and not out.exists()
     no_swapper = Engine(EngineOptions(models_dir=engine.options.models_dir, swapper="missing_swapper.onnx"))
     with pytest.raises(ModelMissingError):
-        ck.build_checkpoint(no_swapper, photos, "p", output_dir=out, preview=photos[0])
+        build_checkpoint(no_swapper, photos, "p", output_dir=out, preview=photos[0])
     assert not out.exists()
     # a preview image without a face: the checkpoint is written, the preview is a warning
-    res = ck.build_checkpoint(engine, photos, "p", output_dir=out, preview=blank(tmp_path / "e.png"))
+    res = build_checkpoint(engine, photos, "p", output_dir=out, preview=blank(tmp_path / "e.png"))
     assert res.path.is_file() and res.preview is None and "no preview written" in res.warnings[0]
+
+
+# --------------------------------------------------------------------------- content filter
+
+
+@pytest.fixture
+def spy_engine(models_dir):
+    """An engine whose content filter is a `GateSpy` (blocks marked images, counts calls)."""
+    from faceswaplab.engine import Engine
+    from faceswaplab.options import EngineOptions
+
+    return Engine(EngineOptions(models_dir=str(models_dir)), nsfw_detector=GateSpy())
+
+
+def test_build_compare_extract_filter_each_image_once(spy_engine, photos, tmp_path):
+    spy = spy_engine.nsfw_detector
+    build_checkpoint(spy_engine, photos[:3], "three", output_dir=tmp_path / "f")
+    assert len(spy.seen) == 3
+    spy.seen.clear()
+    p = ck.save_checkpoint(Identity(unit_vec(1)), tmp_path / "f", "ck")
+    compare_faces(spy_engine, photos[0], photos[1])
+    assert len(spy.seen) == 2
+    spy.seen.clear()
+    compare_faces(spy_engine, photos[0], str(p))  # a checkpoint side has no image to filter
+    assert len(spy.seen) == 1
+    spy.seen.clear()
+    extract_faces(spy_engine, photos[0])
+    assert len(spy.seen) == 1
+    spy.seen.clear()
+    target = photo(tmp_path / "neutral.png", 11, tex=IDENT_C, side=150)
+    res = build_checkpoint(spy_engine, photos[:2], "prev", output_dir=tmp_path / "f", preview=target)
+    assert res.preview is not None and len(spy.seen) == 3  # two photos, then the preview in swap_image
+
+
+def test_blocked_photo_refuses_build_compare_and_extract(spy_engine, photos, tmp_path):
+    from faceswaplab.errors import BlockedError
+
+    bad = mark_blocked(photos[1])
+    out = tmp_path / "f"
+    with pytest.raises(BlockedError, match="blocked by the content filter") as ei:
+        build_checkpoint(spy_engine, [photos[0], bad, photos[2]], "nope", output_dir=out)
+    assert ei.value.exit_code == 5 and bad.name in ei.value.message and "\n" not in ei.value.message
+    assert not out.exists()  # nothing written
+    with pytest.raises(BlockedError, match="image B"):
+        compare_faces(spy_engine, photos[0], bad)
+    with pytest.raises(BlockedError, match="content filter"):
+        extract_faces(spy_engine, bad)
+    # a blocked preview only costs the preview, as it always did
+    res = build_checkpoint(spy_engine, [photos[0]], "prev", output_dir=out, preview=bad)
+    assert res.path.is_file() and res.preview is None and "content filter" in res.warnings[0]
+
+
+def test_tab_refuses_blocked_images_with_a_message(spy_engine, photos, tmp_path):
+    from faceswaplab.ui import tab
+
+    rgb = [np.asarray(Image.open(p).convert("RGB")) for p in photos[:3]]
+    bad = rgb[1].copy()
+    bad[0:4, 0:4] = (255, 0, 0)
+    folder = tmp_path / "faces"
+    img, msg = tab.do_build(spy_engine, [rgb[0], bad, rgb[2]], "nope", "auto", False, None, folder)
+    assert img is None and msg.startswith("**Not built:**") and "content filter" in msg
+    assert not folder.exists()
+    assert "content filter" in tab.do_compare(spy_engine, rgb[0], bad)
+    crops, msg = tab.do_extract(spy_engine, bad, False)
+    assert crops == [] and "content filter" in msg
+    # the same tab actions on clean images go through
+    _, msg = tab.do_build(spy_engine, rgb, "ok", "auto", False, None, folder)
+    assert msg.startswith("Saved") and (folder / "ok.safetensors").is_file()
+    assert "Similarity" in tab.do_compare(spy_engine, rgb[0], rgb[2])
+
+
+def test_api_handlers_filter_once_and_answer_451(spy_engine, photos, tmp_path):
+    import base64
+
+    from faceswaplab.api import handlers
+    from faceswaplab.api import models as m
+    from faceswaplab.errors import BlockedError
+
+    b64 = [base64.b64encode(p.read_bytes()).decode() for p in photos[:3]]
+    ctx = handlers.ApiContext(engine=lambda: spy_engine, checkpoints_dir=lambda: tmp_path / "api")
+    spy = spy_engine.nsfw_detector
+    out = handlers.build(m.BuildRequest(images=b64, name="api"), ctx)
+    assert out["name"] == "api" and out["samples"] == 3 and len(spy.seen) == 3
+    assert ck.load_checkpoint(tmp_path / "api" / "api.safetensors").embedding_model_sha256  # same build as the CLI's
+    spy.seen.clear()
+    handlers.compare(m.CompareRequest(image_a=b64[0], checkpoint_b="api"), ctx)
+    handlers.extract(m.ExtractRequest(image=b64[1]), ctx)
+    assert len(spy.seen) == 2
+    bad = base64.b64encode(mark_blocked(photos[2]).read_bytes()).decode()
+    for call in (
+        lambda: handlers.build(m.BuildRequest(images=[b64[0], bad]), ctx),
+        lambda: handlers.compare(m.CompareRequest(image_a=bad, image_b=b64[0]), ctx),
+        lambda: handlers.extract(m.ExtractRequest(image=bad), ctx),
+    ):
+        with pytest.raises(BlockedError) as ei:
+            call()
+        assert ei.value.http_status == 451

@@ -1,4 +1,5 @@
-"""CLI: build, compare, extract, faces, and swap --face; exit codes and stdout contracts."""
+"""CLI: build, compare, extract, faces, and swap --face; exit codes and stdout contracts,
+including the content filter's refusals."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PIL import Image
 
 from faceswaplab.cli import main
 from tests import fakemodels
-from tests.test_checkpoints import IDENT_B, MALFORMED, blank, evil_pickle, make_private_models, photo
+from tests.checkpoint_helpers import IDENT_B, MALFORMED, GateSpy, blank, evil_pickle, make_private_models, mark_blocked, photo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -232,3 +233,31 @@ def test_pickle_in_faces_folder_listed_as_refused(capfd, md, mdir):
     assert "pickle" in d["checkpoints"][0]["error"]
     rc, _, err = run(capfd, "swap", "--face", "legacy.pkl", "--target", "x.png", "--output", "o.png", *md)
     assert rc == 2 and "pickle" in err
+
+
+# --------------------------------------------------------------------------- content filter
+
+
+def test_build_compare_extract_refuse_a_blocked_image_exit_5(capfd, md, mdir, tmp_path, photos, monkeypatch):
+    """The CLI reaches the same gate as the API: the core functions run the content filter."""
+    from faceswaplab import safety
+
+    spy = GateSpy()
+    monkeypatch.setattr(safety, "get_detector", lambda: spy)
+    bad = str(mark_blocked(Path(photos[1])))
+    out_dir = tmp_path / "crops"
+    for argv in (
+        ["build", "--name", "nope", photos[0], bad, photos[2]],
+        ["compare", photos[0], bad],
+        ["extract", bad, "--output-dir", str(out_dir)],
+    ):
+        rc, out, err = run(capfd, *argv, *md)
+        # (the stand-in models' checksum warnings are logged once per process: not ours to count)
+        lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("WARNING: FaceSwapLab: ")]
+        assert rc == 5, (argv[0], err)
+        assert out == "" and len(lines) == 1 and lines[0].startswith("error: "), (argv[0], err)
+        assert "content filter" in lines[0] and Path(bad).name in lines[0] and "Traceback" not in err
+    assert not (mdir / "faces" / "nope.safetensors").exists() and not out_dir.exists()
+    assert spy.seen  # the stand-in was the filter that ran
+    rc, out, err = run(capfd, "compare", photos[0], photos[2], *md)  # clean images pass
+    assert rc == 0 and float(out) > 0.9

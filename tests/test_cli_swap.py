@@ -223,3 +223,77 @@ def test_subprocess_no_traceback_and_exit_code(files, models_dir, tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "bad.jpg" in proc.stderr
     assert proc.stdout == ""
+
+
+# --------------------------------------------------------------------------- post-processing
+
+
+def test_post_upscaler_scales_the_whole_result(files, models_dir, capfd, tmp_path):
+    tgt = tmp_path / "big.png"
+    Image.fromarray(fm.make_face_image(size=(768, 768), faces=[(250, 250, 220, fm.FEMALE, 3)], seed=4)).save(tgt)
+    out = tmp_path / "out.png"
+    code, stdout, err = run_cli(
+        ["swap", "--source", files["src"], "--target", tgt, "--output", out, "--models-dir", models_dir,
+         "--post-upscaler", "lanczos", "--post-scale", "2", "--json"],
+        capfd,
+    )  # fmt: skip
+    assert code == 0, err
+    assert Image.open(out).size == (1536, 1536)
+    notes = json.loads(stdout)["postprocessing"]
+    assert notes == ["post: upscaled x2 with lanczos to 1536x1536"]
+    rc, _, err = run_cli(["swap", "--source", files["src"], "--target", tgt, "--output", out, "--post-scale", "9"], capfd)
+    assert rc == 2 and "postprocessing.scale must be between 1 and 8" in err
+
+
+def test_post_restorer_restores_every_face(files, models_dir, capfd, tmp_path):
+    """The post restorer runs on every face of the result, the swapped one and the other."""
+    d = tmp_path / "models"
+    shutil.copytree(models_dir, d)
+    fm.write_restorer(d / "restorers" / "filter.onnx", 512, mode="filter")
+    faces = [(40, 100, 160, fm.FEMALE, 1), (400, 100, 160, fm.FEMALE, 2)]
+    tgt = tmp_path / "two.png"
+    Image.fromarray(fm.make_face_image(size=(640, 400), faces=faces, seed=9)).save(tgt)
+    plain, post = tmp_path / "plain.png", tmp_path / "post.png"
+    base = ["swap", "--source", files["src"], "--target", tgt, "--models-dir", d, "--faces", "0"]
+    assert run_cli(base + ["--output", plain], capfd)[0] == 0
+    code, stdout, err = run_cli(base + ["--output", post, "--post-restorer", "filter.onnx", "--json"], capfd)
+    assert code == 0, err
+    assert json.loads(stdout)["postprocessing"][0].startswith("post: restored 2 face(s) with filter.onnx")
+    a = np.asarray(Image.open(plain).convert("RGB")).astype(int)
+    b = np.asarray(Image.open(post).convert("RGB")).astype(int)
+    for x, y, side, *_ in faces:  # both faces restored (the stand-in brightens and blurs)
+        inner = (slice(y + 30, y + side - 30), slice(x + 30, x + side - 30))
+        assert np.abs(a[inner] - b[inner]).mean() > 2, (x, y)
+    assert np.array_equal(a[:, 260:300], b[:, 260:300]), "between the faces nothing changes"
+    # A missing post restorer is the usual model-missing message, before any work.
+    code, _, err = run_cli(base + ["--output", tmp_path / "x.png", "--post-restorer", "nope.onnx"], capfd)
+    assert code == 3 and "nope.onnx" in err and not (tmp_path / "x.png").exists()
+
+
+def test_batch_and_dataset_post_process_too(files, models_dir, capfd, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(fm.make_face_image(size=(320, 320), faces=[(80, 80, 160, fm.FEMALE, 30 + i)], seed=40 + i)).save(
+            photos / f"p{i}.png"
+        )
+    post = ["--post-upscaler", "cubic", "--post-scale", "1.5"]
+    common = ["--target-dir", photos, "--source", files["src"], "--models-dir", models_dir, "--no-progress", "--json"]
+    code, stdout, err = run_cli(["batch", "--output-dir", tmp_path / "b"] + common + post, capfd)
+    assert code == 0, err
+    assert json.loads(stdout)["counts"]["swapped"] == 2
+    assert {Image.open(p).size for p in (tmp_path / "b").glob("*.png")} == {(480, 480)}
+    code, stdout, err = run_cli(
+        ["dataset", "--output-dir", tmp_path / "d", "--trigger", "sks", "--keep-min-face-size", "100"] + common + post, capfd
+    )
+    assert code == 0, err
+    kept = list((tmp_path / "d" / "10_sks").glob("*.png"))
+    assert len(kept) == 2 and {Image.open(p).size for p in kept} == {(480, 480)}
+    summary = json.loads((tmp_path / "d" / "report" / "summary.json").read_text())
+    assert summary["filters"]["keep_min_face_size"] == 100
+    # the unit's --min-face-size (skip smaller target faces) is its own option in a dataset too
+    code, stdout, err = run_cli(
+        ["dataset", "--output-dir", tmp_path / "d2", "--trigger", "sks", "--min-face-size", "400"] + common, capfd
+    )
+    assert code == 0, err
+    assert json.loads(stdout)["counts"] == {"filtered": 2}

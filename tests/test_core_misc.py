@@ -92,11 +92,38 @@ def test_rgba_target_keeps_its_alpha(models_dir, tmp_path):
         (dict(gender="other"), "gender"),
         (dict(min_similarity=1.5), "min_similarity"),
         (dict(source_face_index=-1), "source_face_index"),
+        (dict(min_face_size=-5), "min_face_size must be 0 or more"),
+        (dict(mask_erosion=0.7), "mask_erosion must be between 0 and 0.5"),
     ],
 )
 def test_unit_option_errors(kwargs, needle):
     with pytest.raises(OptionsError, match=needle):
         UnitOptions(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        (dict(mask_regions=("soul",)), "unknown value.*soul"),  # refused by name, parser or not
+        (dict(boost=3), "boost must be one of 1, 2, 4"),
+        (dict(keep_mouth=True), "keep_mouth needs a face parser"),
+        (dict(sharpen="much"), "sharpen must be a number"),
+    ],
+)
+def test_enhance_option_errors(kwargs, needle):
+    with pytest.raises(OptionsError, match=needle):
+        EnhanceOptions(**kwargs)
+
+
+def test_post_options_read_their_limits_from_the_fields():
+    from faceswaplab.options import PostOptions
+
+    assert not PostOptions().active and PostOptions(upscaler="lanczos", scale=2).active
+    assert PostOptions(restorer="None", upscaler="").restorer is None
+    with pytest.raises(OptionsError, match=r"postprocessing\.scale must be between 1 and 8"):
+        PostOptions(scale=0.5)
+    with pytest.raises(OptionsError, match="unknown field.*weight"):
+        PostOptions.from_dict({"weight": 1})
 
 
 def test_units_from_dict_rejects_unknown_names_and_accepts_api_names():

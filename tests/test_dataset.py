@@ -18,9 +18,7 @@ from faceswaplab.errors import OptionsError
 from faceswaplab.imageio import load_image
 from faceswaplab.options import EngineOptions, UnitOptions
 from tests import fakemodels as fm
-from tests.test_batch import SIZE, MarkerNSFW, blocked_image, face_image, manifest_rows, save, temp_files
-# the same source photo, engine and unit fixtures as the batch tests
-from tests.test_batch import eng, source_path, unit  # noqa: F401
+from tests.batch_helpers import SIZE, MarkerNSFW, blocked_image, face_image, manifest_rows, save, temp_files
 
 
 def make_photos(folder: Path) -> dict[str, str]:
@@ -131,7 +129,7 @@ def test_similarity_det_score_and_face_filters(tmp_path, eng, unit):
     assert all("detection score" in r["reason"] for r in manifest_rows(tmp_path / "det").values())
 
     sizes = sorted(r["face_size"] for r in rows.values())
-    f = run_dataset(target, tmp_path / "size", unit, DatasetOptions(trigger="sks", min_face_size=int(sizes[-1]) + 1), engine=eng)
+    f = run_dataset(target, tmp_path / "size", unit, DatasetOptions(trigger="sks", keep_min_face_size=int(sizes[-1]) + 1), engine=eng)
     assert f.counts == {"filtered": 8}
     assert all("face too small" in r["reason"] for r in manifest_rows(tmp_path / "size").values())
 

@@ -263,7 +263,7 @@ def test_region_mask_is_soft_and_combines_by_min():
     logits = np.zeros((19, 512, 512), np.float32)
     logits[0] = 1.0
     logits[1, 100:400, 100:400] = 2.0
-    m = parsing.region_mask(parsing.Parsing(logits), ("skin",), geometry.scale_matrix(0.25), 128)
+    m = parsing.region_mask(parsing.Parsing(logits), ("skin",), np.array([[0.25, 0.0, 0.0], [0.0, 0.25, 0.0]]), 128)
     assert m.dtype == np.float32 and m.min() >= 0 and m.max() <= 1
     soft = ((m > 0.02) & (m < 0.98)).sum()
     assert soft > 4 * 75, "feathered edges, not a hard binary mask"

@@ -25,7 +25,7 @@ if str(REPO) not in sys.path:  # run from a bare checkout without an installed p
 
 from faceswaplab.errors import DownloadError, OptionsError  # noqa: E402
 from faceswaplab.models import download as dl  # noqa: E402
-from faceswaplab.models import store as store_mod  # noqa: E402
+from faceswaplab.models import digests as digests_mod, store as store_mod  # noqa: E402
 from faceswaplab.models.registry import ArchiveSpec, spec_for  # noqa: E402
 from faceswaplab.models.store import CACHE_NAME, CORRUPT, VERIFIED, ModelStore  # noqa: E402
 
@@ -127,7 +127,7 @@ def opener():
 
 @pytest.fixture(autouse=True)
 def _fresh_caches(monkeypatch):
-    monkeypatch.setattr(store_mod, "_CACHES", {})
+    monkeypatch.setattr(digests_mod, "_CACHES", {})
     monkeypatch.setattr(store_mod, "_WARNED", set())
 
 

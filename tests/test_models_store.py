@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:  # run from a bare checkout without an installed p
     sys.path.insert(0, str(REPO))
 
 from faceswaplab.errors import ModelCorruptError, ModelMissingError, OptionsError  # noqa: E402
-from faceswaplab.models import registry, store as store_mod  # noqa: E402
+from faceswaplab.models import digests as digests_mod, registry, store as store_mod  # noqa: E402
 from faceswaplab.models.registry import KNOWN_MODELS, ModelSpec, spec_for  # noqa: E402
 from faceswaplab.models.signature import check_signature, read_io  # noqa: E402
 from faceswaplab.models.store import (  # noqa: E402
@@ -158,7 +158,7 @@ def models_dir(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_caches(monkeypatch):
     """Each test sees a fresh process-wide cache / warned-once set."""
-    monkeypatch.setattr(store_mod, "_CACHES", {})
+    monkeypatch.setattr(digests_mod, "_CACHES", {})
     monkeypatch.setattr(store_mod, "_WARNED", set())
 
 
@@ -429,7 +429,7 @@ def test_digest_cache_avoids_rehashing_and_notices_changes(models_dir, monkeypat
     entry = data["files"][str(path)]
     assert entry["sha256"] == sha(path) and entry["size"] == path.stat().st_size
     assert entry["mtime_ns"] == path.stat().st_mtime_ns
-    monkeypatch.setattr(store_mod, "_CACHES", {})
+    monkeypatch.setattr(digests_mod, "_CACHES", {})
     assert ModelStore(models_dir).status("inswapper_128.onnx") == first
     assert len(calls) == 1 and len(sig_calls) == 1
     assert not [p for p in models_dir.iterdir() if p.name.endswith(".tmp")]
@@ -454,7 +454,7 @@ def test_digest_cache_in_memory_when_dir_not_writable(models_dir, monkeypatch):
     def refuse(*a, **k):
         raise PermissionError(13, "read-only")
 
-    monkeypatch.setattr(store_mod.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(digests_mod, "atomic_write", refuse)
     calls = []
     real = store_mod.sha256_file
     monkeypatch.setattr(store_mod, "sha256_file", lambda p: (calls.append(p), real(p))[1])

@@ -36,35 +36,42 @@ def target_image(seed: int) -> Image.Image:
 
 
 def runner(scripts, is_img2img=False):
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
 
     r = scripts.ScriptRunner()
     r.initialize_scripts(is_img2img)
-    r.setup_ui(arg_counts={"FaceSwapLab": spec.args_length(N_UNITS)})
+    r.setup_ui(arg_counts={"FaceSwapLab": forms.args_length(N_UNITS)})
     return r
 
 
 def default_args() -> list:
     """The positional args with every control at its default (what ui() components hold)."""
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
 
     out = []
     for _ in range(N_UNITS):
-        out += [f.default for f in spec.UNIT_FIELDS]
-    out += [f.default for f in spec.POST_FIELDS] + [f.default for f in spec.JOB_FIELDS]
+        out += [c.form_default for c in forms.unit_controls()]
+    out += [c.form_default for c in forms.post_controls()] + [c.form_default for c in forms.job_controls()]
+    assert out == forms.default_args(N_UNITS)
     return out
 
 
 def set_arg(args: list, unit: int, name: str, value) -> None:
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
 
-    args[unit * len(spec.UNIT_FIELDS) + spec.unit_field_names().index(name)] = value
+    args[unit * len(forms.unit_controls()) + forms.unit_field_names().index(name)] = value
+
+
+def set_post(args: list, name: str, value) -> None:
+    from faceswaplab.options import forms
+
+    args[N_UNITS * len(forms.unit_controls()) + forms.post_field_names().index(name)] = value
 
 
 def set_job(args: list, name: str, value) -> None:
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
 
-    args[N_UNITS * len(spec.UNIT_FIELDS) + len(spec.POST_FIELDS) + spec.job_field_names().index(name)] = value
+    args[N_UNITS * len(forms.unit_controls()) + len(forms.post_controls()) + forms.job_field_names().index(name)] = value
 
 
 def test_loads_like_the_host(host_env):
@@ -233,14 +240,30 @@ def test_positional_api_form_with_base64(host_env, source_png, tmp_path):
     assert "1 swapped" in res.infotexts[0]
 
 
+def test_post_processing_is_the_pipelines_step(host_env, source_png, tmp_path):
+    """The accordion's post-processing tab runs in swap_image, through the engine's upscalers."""
+    args = default_args()
+    set_arg(args, 0, "enabled", True)
+    set_arg(args, 0, "source_image", Image.open(source_png))
+    set_post(args, "upscaler", "lanczos")
+    set_post(args, "scale", 2)
+    p, res = _txt2img(host_env, args, batch_size=1, n_iter=1, out=tmp_path / "o")
+    assert res.images[0].size == (1280, 1280)
+    assert "post: upscaled x2 with lanczos" in res.infotexts[0]
+    # A post model that does not exist stops the job with one message, before any image.
+    args[0] = {"units": [{"source_images": [_b64(source_png)]}], "postprocessing": {"restorer": "nope.onnx"}}
+    p, res = _txt2img(host_env, args, batch_size=1, n_iter=1, out=tmp_path / "o2")
+    assert "nope.onnx" in res.comments and res.images[0].size == (640, 640)
+
+
 def test_extras_with_none_kwargs(host_env, source_png):
     from modules import scripts, scripts_postprocessing
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
     from faceswaplab.webui.postprocessing import POST_PREFIX
 
     cls = scripts.postprocessing_scripts_data[0].script_class
     script = cls()
-    names = list(spec.unit_field_names()) + [POST_PREFIX + n for n in spec.post_field_names()]
+    names = list(forms.unit_field_names()) + [POST_PREFIX + n for n in forms.post_field_names()]
     img = target_image(1)
     pp = scripts_postprocessing.PostprocessedImage(img)
     scripts_postprocessing.run_with_api_args(script, pp, names)
@@ -301,11 +324,17 @@ def test_host_services_registered_on_engine(host_env):
     assert "webui:GFPGAN" in eng.restorer_names()
     assert "webui:Lanczos" in eng.upscaler_names()
     assert "webui:GFPGAN" in host.unit_restorer_names()
-    rgb = np.asarray(target_image(0))
-    from faceswaplab.ui.spec import PostOptions
+    # Post-processing runs in the pipeline through the registered host networks, by their
+    # engine names or (as older requests send them) their host names.
+    from faceswaplab import postprocess
+    from faceswaplab.imageio import load_image
+    from faceswaplab.options import PostOptions
 
-    out, notes = host.postprocess(rgb, PostOptions(restorer="GFPGAN", upscaler="Lanczos", scale=2))
-    assert out.shape == (1280, 1280, 3) and len(notes) == 2
+    img = load_image(np.asarray(target_image(0)))
+    for names in (("webui:GFPGAN", "webui:Lanczos"), ("GFPGAN", "Lanczos")):
+        out, notes = postprocess.apply(eng, img, PostOptions(restorer=names[0], upscaler=names[1], scale=2))
+        assert out.rgb.shape == (1280, 1280, 3) and len(notes) == 2, notes
+        assert "webui:GFPGAN" in notes[0] and "upscaled x2" in notes[1]
 
 
 def test_settings_change_takes_effect(host_env):

@@ -20,27 +20,28 @@ def host_env(tmp_path, models_dir, monkeypatch):
 
 @pytest.mark.parametrize("is_img2img", [False, True])
 def test_ui_twice_matches_positional_contract(host_env, is_img2img):
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
+    from faceswaplab.options import meta as m
     from faceswaplab.webui.script import units_count
 
     script = host_env.scripts_data[0].script_class()
     n = units_count()
-    assert n == spec.DEFAULT_UNITS
+    assert n == forms.DEFAULT_UNITS
     kinds = {
-        spec.CHECKBOX: gr.Checkbox, spec.IMAGE: gr.Image, spec.FILES: gr.File, spec.DROPDOWN: gr.Dropdown,
-        spec.NUMBER: gr.Number, spec.TEXT: gr.Textbox, spec.SLIDER: gr.Slider, spec.RADIO: gr.Radio,
-        spec.CHECKBOXGROUP: gr.CheckboxGroup,
+        m.CHECKBOX: gr.Checkbox, m.IMAGE: gr.Image, m.FILES: gr.File, m.DROPDOWN: gr.Dropdown,
+        m.NUMBER: gr.Number, m.TEXT: gr.Textbox, m.SLIDER: gr.Slider, m.RADIO: gr.Radio,
+        m.CHECKBOXGROUP: gr.CheckboxGroup,
     }
-    contract = spec.positional_contract(n)
-    fields = [f for _ in range(n) for f in spec.UNIT_FIELDS] + list(spec.POST_FIELDS) + list(spec.JOB_FIELDS)
+    contract = forms.positional_contract(n)
+    fields = [c for _ in range(n) for c in forms.unit_controls()] + list(forms.post_controls()) + list(forms.job_controls())
     built = []
     for _ in range(2):
         with gr.Blocks():
             comps = script.ui(is_img2img)
         built.append(comps)
-        assert len(comps) == len(contract) == spec.args_length(n)
+        assert len(comps) == len(contract) == forms.args_length(n)
         for c, f, name in zip(comps, fields, contract):
-            assert isinstance(c, kinds[f.kind]), name
+            assert isinstance(c, kinds[f.meta.kind]), name
             assert name.endswith("." + f.name)
     assert len(built[0]) == len(built[1])
     assert all(a is not b for a, b in zip(*built)), "fresh components on every call"
@@ -54,14 +55,14 @@ def test_ui_twice_matches_positional_contract(host_env, is_img2img):
 
 
 def test_extras_ui_and_tab_build(host_env):
-    from faceswaplab.ui import spec
+    from faceswaplab.options import forms
     from faceswaplab.webui.postprocessing import POST_PREFIX
     from modules import script_callbacks
 
     script = host_env.postprocessing_scripts_data[0].script_class()
     with gr.Blocks():
         controls = script.ui()
-    assert list(controls) == list(spec.unit_field_names()) + [POST_PREFIX + n for n in spec.post_field_names()]
+    assert list(controls) == list(forms.unit_field_names()) + [POST_PREFIX + n for n in forms.post_field_names()]
     tabs = script_callbacks.ui_tabs_callback()
     assert [(t[1], t[2]) for t in tabs] == [("FaceSwapLab", "faceswaplab_tab")]
     assert isinstance(tabs[0][0], gr.Blocks)

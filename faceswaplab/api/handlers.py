@@ -1,25 +1,27 @@
 """The HTTP API's handlers: plain functions over the core, independent of any host.
 
 Each takes a validated request model and an `ApiContext` (how to get the engine, where the
-checkpoints are, an optional host post-processor) and returns a JSON-ready dict, or raises
-a FaceSwapLabError whose `.http_status` says the status (400 bad input, 422 no face,
-451 blocked, 503 model missing). They keep no state of their own, so concurrent calls are
-safe (the engine's session cache is the only shared state, and it is locked).
+checkpoints are) and returns a JSON-ready dict, or raises a FaceSwapLabError whose
+`.http_status` says the status (400 bad input, 422 no face, 451 blocked, 503 model missing).
+They keep no state of their own, so concurrent calls are safe (the engine's session cache is
+the only shared state, and it is locked). Post-processing is part of `swap_image`, so it
+works wherever the API is served.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .. import __version__, safety
+from .. import __version__
 from ..engine import Engine
-from ..errors import BlockedError, ImageError, OptionsError
+from ..errors import ImageError, OptionsError
 from ..imageio import decode_base64_image, encode_image_base64
+from ..options import PostOptions
+from ..options import forms
+from ..options.meta import API
 from ..pipeline import swap_image
-from ..ui import spec
 from . import models as m
 
 API_VERSION = 1
@@ -31,8 +33,6 @@ class ApiContext:
     checkpoints_dir: Callable[[], Optional[Path]] = lambda: None
     resolve_checkpoint: Optional[Callable[[str], str]] = None
     list_checkpoints: Optional[Callable[[], list[dict[str, Any]]]] = None
-    # Host post-processing (web-ui restorers/upscalers); None: refused with a message.
-    postprocess: Optional[Callable[[Any, spec.PostOptions], tuple[Any, list[str]]]] = None
 
 
 def _resolver(ctx: ApiContext) -> Callable[[str], str]:
@@ -64,18 +64,12 @@ def _fmt(fmt: str) -> str:
     return f
 
 
-def _check_allowed(engine: Engine, rgb: Any) -> None:
-    verdict = safety.check_image(rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector)
-    if verdict.blocked:
-        raise BlockedError(verdict.reason or "blocked by the content filter")
-
-
 def version() -> dict[str, Any]:
     return {
         "version": __version__,
         "api": API_VERSION,
-        "unit_fields": [n for n in spec.unit_field_names() if n != "source_image"],
-        "postprocessing_fields": list(spec.post_field_names()),
+        "unit_fields": [c.name for c in forms.unit_controls(API)],
+        "postprocessing_fields": [c.name for c in forms.post_controls(API)],
     }
 
 
@@ -84,7 +78,7 @@ def unit_from_model(unit: Any, index: int, ctx: ApiContext) -> Any:
     data["source_images"] = [_image(s, f"unit {index + 1}: source image {k + 1}") for k, s in enumerate(data.get("source_images") or [])]
     if data.get("reference_image"):
         data["reference_image"] = _image(data["reference_image"], f"unit {index + 1}: reference image")
-    return spec.unit_options(data, where=f"unit {index + 1}", resolve_checkpoint=_resolver(ctx))
+    return forms.unit_options(data, where=f"unit {index + 1}", resolve_checkpoint=_resolver(ctx))
 
 
 def swap(req: m.SwapRequest, ctx: ApiContext) -> dict[str, Any]:
@@ -93,61 +87,50 @@ def swap(req: m.SwapRequest, ctx: ApiContext) -> dict[str, Any]:
     if not req.units:
         raise OptionsError("units: give at least one unit (source_images or checkpoint)")
     units = [unit_from_model(u, i, ctx) for i, u in enumerate(req.units)]
-    post = spec.PostOptions.from_dict({k: v for k, v in m.dump(req.postprocessing).items() if v is not None} if req.postprocessing else None)
-    if post.active and ctx.postprocess is None:
-        raise OptionsError("postprocessing needs the web-ui's restorers/upscalers; it is not available here")
+    post = PostOptions.from_dict(m.dump(req.postprocessing) if req.postprocessing else None)
     engine = ctx.engine()
-    result = swap_image(target, units, engine=engine)
+    result = swap_image(target, units, post, engine=engine)  # post-processing is the pipeline's last step
     report = result.report.to_dict()
-    rgb = result.image.rgb
-    if post.active and result.report.swapped and ctx.postprocess is not None:
-        rgb, notes = ctx.postprocess(rgb, post)
-        report["postprocessing"] = notes
     report["summary"] = result.report.summary() if result.report.swapped else result.report.nothing_swapped_reason()
-    alpha = result.image.alpha if rgb.shape[:2] == result.image.rgb.shape[:2] else None
-    img = encode_image_base64(rgb, alpha, result.image.meta, fmt=fmt)
+    img = encode_image_base64(result.image.rgb, result.image.alpha, result.image.meta, fmt=fmt)
     return {"images": [img], "report": report}
 
 
 def build(req: m.BuildRequest, ctx: ApiContext) -> dict[str, Any]:
+    """With a name: saved into the context's folder by `build_checkpoint`, as the CLI and the
+    tab save; without one: the file's bytes come back (base64) and nothing is written."""
     import base64
 
-    from ..checkpoints import build_identity, encode_checkpoint, sanitize_name, save_checkpoint
+    from ..checkpoints.build import build_checkpoint, build_identity, embedding_model_sha256
+    from ..checkpoints.format import encode_checkpoint
+    from ..checkpoints.library import sanitize_name
 
     if not req.images:
         raise OptionsError("images: give at least one photo")
     engine = ctx.engine()
     imgs = [_image(s, f"photo {i + 1}") for i, s in enumerate(req.images)]
-    for img in imgs:
-        _check_allowed(engine, img.rgb)
     if req.name is not None:
         sanitize_name(req.name)
-    ident, used, skipped = build_identity(
-        engine, imgs, face_index=req.face_index, gender=req.gender, blend_method=req.blend_method
-    )
-    out: dict[str, Any] = {
-        "samples": ident.samples, "gender": ident.gender, "age": ident.age, "used": used, "skipped": skipped,
-    }  # fmt: skip
+    opts: dict[str, Any] = {"face_index": req.face_index, "gender": req.gender, "blend_method": req.blend_method}
     if req.name:
-        folder = ctx.checkpoints_dir()
-        if folder is None:
-            from ..checkpoints import checkpoint_folder
-
-            folder = checkpoint_folder(engine.store)
-        path = save_checkpoint(ident, folder, req.name, overwrite=req.overwrite, blend_method=req.blend_method)
-        out["name"] = path.name[: -len(".safetensors")]
-        out["checkpoint"] = None
-    else:
-        data = encode_checkpoint(ident, name="checkpoint", blend_method=req.blend_method)
-        out["name"] = None
-        out["checkpoint"] = base64.b64encode(data).decode("ascii")
-    return out
+        res = build_checkpoint(engine, imgs, req.name, output_dir=ctx.checkpoints_dir(), overwrite=req.overwrite, **opts)
+        d = res.to_dict()
+        keys = ("samples", "gender", "age", "used", "skipped", "name")
+        return {**{k: d[k] for k in keys}, "checkpoint": None}
+    ident, used, skipped = build_identity(engine, imgs, **opts)
+    data = encode_checkpoint(
+        ident, name="checkpoint", blend_method=req.blend_method, embedding_model_sha256=embedding_model_sha256(engine)
+    )
+    return {
+        "samples": ident.samples, "gender": ident.gender, "age": ident.age, "used": used, "skipped": skipped,
+        "name": None, "checkpoint": base64.b64encode(data).decode("ascii"),
+    }  # fmt: skip
 
 
 def checkpoints(ctx: ApiContext) -> dict[str, Any]:
     if ctx.list_checkpoints is not None:
         return {"checkpoints": ctx.list_checkpoints()}
-    from ..checkpoints import list_checkpoints
+    from ..checkpoints.library import list_checkpoints
 
     folder = ctx.checkpoints_dir()
     if folder is not None:
@@ -163,7 +146,9 @@ def checkpoints(ctx: ApiContext) -> dict[str, Any]:
 
 
 def compare(req: m.CompareRequest, ctx: ApiContext) -> dict[str, Any]:
-    from ..checkpoints import compare_faces
+    from ..checkpoints.format import load_checkpoint
+    from ..checkpoints.library import resolve_checkpoint
+    from ..compare import compare_faces
 
     engine = ctx.engine()
 
@@ -171,11 +156,7 @@ def compare(req: m.CompareRequest, ctx: ApiContext) -> dict[str, Any]:
         if (img is None) == (ck is None):
             raise OptionsError(f"give exactly one of image_{label} or checkpoint_{label}")
         if img is not None:
-            loaded = _image(img, f"image {label.upper()}")
-            _check_allowed(engine, loaded.rgb)
-            return loaded
-        from ..checkpoints import load_checkpoint, resolve_checkpoint
-
+            return _image(img, f"image {label.upper()}")  # compare_faces runs the content filter
         path = _resolver(ctx)(str(ck))
         return load_checkpoint(resolve_checkpoint(path, engine.store))
 
@@ -186,13 +167,12 @@ def compare(req: m.CompareRequest, ctx: ApiContext) -> dict[str, Any]:
 
 
 def extract(req: m.ExtractRequest, ctx: ApiContext) -> dict[str, Any]:
-    from ..checkpoints import extract_faces
+    from ..extract import extract_faces
 
     fmt = _fmt(req.format)
     engine = ctx.engine()
-    loaded = _image(req.image, "image")
-    _check_allowed(engine, loaded.rgb)
-    faces = extract_faces(engine, loaded, aligned_size=req.aligned_size, margin=req.margin, min_face_size=req.min_face_size)
+    loaded = _image(req.image, "image")  # extract_faces runs the content filter
+    faces = extract_faces(engine, loaded, aligned_size=req.aligned_size, margin=req.margin, min_face_size=req.min_size)
     return {
         "faces": [
             {"index": f.index, "image": encode_image_base64(f.rgb, fmt=fmt), **f.face.summary()}
@@ -214,4 +194,4 @@ def detect(req: m.DetectRequest, ctx: ApiContext) -> dict[str, Any]:
     }
 
 
-__all__ = ["ApiContext", "version", "swap", "build", "checkpoints", "compare", "extract", "detect", "dataclasses"]
+__all__ = ["ApiContext", "version", "swap", "build", "checkpoints", "compare", "extract", "detect"]

@@ -1,19 +1,28 @@
 """Request/response models of the HTTP API, for pydantic 1.10 (A1111) and 2.x (Forge, the
 standalone app) alike: only `create_model`, `Field` and a forbid-extra config, which both
-major versions share. The unit model is generated from faceswaplab.ui.spec, so its fields
-are exactly the named fields of the web-ui unit and of the alwayson named form.
+major versions share.
+
+The unit and post-processing models are generated from the options' field metadata
+(`model_for`), so their fields are exactly the named fields of the web-ui unit and of the
+alwayson named form, with the same defaults; a field added to the options is a field here.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 import pydantic
 from pydantic import BaseModel, Field, create_model
 
-from ..ui import spec
+from ..options.forms import Control, post_controls, unit_controls
+from ..options.meta import API, BOOL, FLOAT, IMAGE_VALUE, IMAGES, INDICES, INT, NAME, NAMES, STR, to_json
 
 PYDANTIC_V2 = int(pydantic.VERSION.split(".")[0]) >= 2
+
+_TYPES: dict[str, Any] = {
+    BOOL: bool, INT: int, FLOAT: float, STR: str, NAME: Optional[str], NAMES: List[str],
+    INDICES: Union[str, List[int]], IMAGE_VALUE: Optional[str], IMAGES: List[str],
+}  # fmt: skip
 
 
 def _forbid(cls_name: str) -> Any:
@@ -42,68 +51,33 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump() if PYDANTIC_V2 else model.dict()
 
 
-def _unit_type(f: spec.Field) -> Any:
-    k = f.kind
-    if f.name == "faces":
-        return Union[str, List[int]]
-    if k == spec.CHECKBOX:
-        return bool
-    if k == spec.NUMBER:
-        return int
-    if k == spec.SLIDER:
-        return float
-    if k == spec.TEXT:
-        return str
-    if k == spec.RADIO and f.name == "boost":
-        return int
-    if k == spec.DROPDOWN:
-        return Optional[str] if f.dynamic_choices else str
-    if k == spec.CHECKBOXGROUP:
-        return List[str]
-    if k == spec.IMAGE:
-        return Optional[str]
-    if k == spec.FILES:
-        return List[str]
-    return Any
+def field_type(c: Control) -> Any:
+    """The pydantic type of one option in the API."""
+    return _TYPES[c.meta.value]
 
 
-def _unit_default(f: spec.Field) -> Any:
-    if f.name == "enabled":
-        return True
-    if f.kind == spec.FILES or f.kind == spec.CHECKBOXGROUP:
-        return []
-    if f.kind == spec.DROPDOWN and f.dynamic_choices:
-        return None
-    if f.name == "boost":
-        return int(f.default)
-    return f.default
+def description(c: Control) -> str:
+    m = c.meta
+    text = m.label + (f" ({m.help})" if m.help and m.help != m.label else "")
+    if m.choices is not None:
+        text += f"; one of {', '.join(map(str, m.choices))}"
+    if m.value in (FLOAT, INT) and m.minimum is not None and m.maximum is not None and m.choices is None:
+        text += f"; {m.minimum:g} to {m.maximum:g}"
+    if m.value in (IMAGE_VALUE, IMAGES):
+        text += "; base64 (PNG/JPEG, data: URL prefix optional)"
+    return text
 
 
-def _make_unit_model() -> Any:
+def model_for(name: str, controls: Iterable[Control]) -> Any:
+    """A forbid-extra pydantic model whose fields are `controls` (name, type, default)."""
     fields: dict[str, Any] = {}
-    for f in spec.UNIT_FIELDS:
-        if f.name == "source_image":  # the API sends every source in source_images
-            continue
-        desc = f.label + (f" ({f.info})" if f.info else "")
-        if f.choices:
-            desc += f"; one of {', '.join(map(str, f.choices))}"
-        if f.kind in (spec.IMAGE, spec.FILES):
-            desc += "; base64 (PNG/JPEG, data: URL prefix optional)"
-        default = _unit_default(f)
-        fields[f.name] = (_unit_type(f), Field(default=list(default) if isinstance(default, (list, tuple)) else default, description=desc))
-    return create_model("FaceSwapUnit", __config__=_forbid("FaceSwapUnit"), **fields)
+    for c in controls:
+        fields[c.name] = (field_type(c), Field(default=to_json(c.meta, c.default), description=description(c)))
+    return create_model(name, __config__=_forbid(name), **fields)
 
 
-def _make_post_model() -> Any:
-    fields: dict[str, Any] = {}
-    for f in spec.POST_FIELDS:
-        t = Optional[str] if f.kind == spec.DROPDOWN else float
-        fields[f.name] = (t, Field(default=None if f.kind == spec.DROPDOWN else f.default, description=f.label))
-    return create_model("PostProcessing", __config__=_forbid("PostProcessing"), **fields)
-
-
-FaceSwapUnit = _make_unit_model()
-PostProcessing = _make_post_model()
+FaceSwapUnit = model_for("FaceSwapUnit", unit_controls(API))
+PostProcessing = model_for("PostProcessing", post_controls(API))
 
 
 class SwapRequest(Strict):
@@ -140,7 +114,7 @@ class ExtractRequest(Strict):
     image: str
     aligned_size: Optional[int] = Field(None, description="ArcFace-aligned square crops of this size; default: boxes")
     margin: float = 0.2
-    min_face_size: int = 0
+    min_size: int = Field(0, description="skip faces whose box is smaller than this (shorter side, px); 0: keep all")
     format: str = "png"
 
 

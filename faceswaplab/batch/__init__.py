@@ -1,15 +1,16 @@
 """Folder jobs: `run_batch` (swap into every image of a folder) and `run_dataset` (build a
 LoRA training set), with a manifest in the output folder for resume and skip.
 
-Both share one runner (`job.py`): units prepared once, worker threads sharing one Engine,
-images streamed one per worker, every output written atomically and recorded after it is in
-place. Front ends (CLI, web-ui panel, standalone app) call these two functions with an
-optional `on_progress(done, total, item)` and `should_stop() -> bool`.
+Both share one runner (`runner.py`; outcomes and summaries in `results.py`): units prepared
+once, worker threads sharing one Engine, images streamed one per worker, every output
+written atomically and recorded after it is in place. Front ends (CLI, web-ui panel,
+standalone app) call these two functions with an optional `on_progress(done, total, item)`
+and `should_stop() -> bool`.
 """
 
 from .dataset import DEFAULT_CAPTION, REPORT_DIR, DatasetOptions, run_dataset, validate_caption, validate_trigger
 from .folder import OUTPUT_FORMATS, BatchOptions, run_batch
-from .job import (
+from .results import (
     FINAL_STATUSES,
     STATUS_BLOCKED,
     STATUS_ERROR,

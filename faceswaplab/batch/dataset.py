@@ -24,42 +24,38 @@ similarity of the swapped face to the identity (measured by the pipeline on the 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 import string
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..durable import atomic_write
 from ..engine import Engine
 from ..errors import OptionsError
 from ..imageio import save_image
-from ..options import UnitOptions
+from ..options import PostOptions, UnitOptions
+from ..options.meta import CLI, NUMBER, STR, UI, option, validate
 from ..pipeline import SwapResult
+from .dataset_report import REPORT_DIR, write_report
+from .folder import RunOptions, check_post, finish_post
 from .inputs import InputFile, PathLike, unique_names
-from .job import (
+from .results import (
     STATUS_BLOCKED,
-    STATUS_ERROR,
-    STATUS_FAILED,
     STATUS_FILTERED,
     STATUS_SWAPPED,
-    STATUSES,
     BatchSummary,
     Outcome,
     ProgressCallback,
     StopCheck,
-    run_job,
-    write_text_atomic,
 )
-from .manifest import Manifest, Record
-from .sheets import KEPT_COLOUR, NEUTRAL_COLOUR, REJECTED_COLOUR, Tile, draw_contact_sheet, draw_histogram, make_thumbnail
+from .runner import run_job
+from .sheets import make_thumbnail
 
-REPORT_DIR = "report"
 THUMB_SIZE = 192
 DEFAULT_CAPTION = "{trigger}, a photo"
 CAPTION_FIELDS = ("trigger", "name")
+_FRONTS = (CLI, UI)
 _BAD_TRIGGER_CHARS = set('<>:"/\\|?*')
 
 
@@ -93,47 +89,43 @@ def validate_caption(template: Any) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class DatasetOptions:
-    trigger: str
-    repeats: int = 10  # kohya's per-folder repeat count: the folder is <repeats>_<trigger>
-    caption: str = DEFAULT_CAPTION  # fields: {trigger}, {name} (the image's name)
-    min_similarity: float = 0.0  # swapped face vs the identity (0 = off)
-    min_det_score: float = 0.0  # detection score of the face (0 = off)
-    min_face_size: int = 64  # shorter side of the face box, in pixels
-    single_face: bool = True  # keep only photos with exactly one face
-    recursive: bool = False
-    workers: int = 1
-    redo: bool = False
-    sheet_limit: int = 96  # thumbnails per section of the contact sheet
+@dataclass(frozen=True, kw_only=True)
+class DatasetOptions(RunOptions):
+    """What a dataset keeps and how it is laid out (the run options come from RunOptions)."""
+
+    # fmt: off
+    trigger: str = option(label="Trigger word", group="dataset", value=STR, fronts=_FRONTS, metavar="WORD",
+                          help="the trigger word: folder <repeats>_<trigger>, and in every caption")
+    repeats: int = option(10, label="Repeats (folder <repeats>_<trigger>)", group="dataset", fronts=_FRONTS,
+                          minimum=1, maximum=10000, step=1, kind=NUMBER, metavar="N",
+                          help="kohya's repeats per epoch, the training folder's number prefix")
+    caption: str = option(DEFAULT_CAPTION, label="Caption template ({trigger}, {name})", group="dataset",
+                          fronts=_FRONTS, metavar="TEMPLATE",
+                          help="caption template with {trigger} (and optionally {name}, the image's name)")
+    min_similarity: float = option(0.0, label="Minimum similarity of the result to the identity", group="filter",
+                                   fronts=_FRONTS, minimum=0.0, maximum=1.0, step=0.01, metavar="X",
+                                   help="reject results whose swapped face is less similar than this to the identity "
+                                        "(0: off)")
+    min_det_score: float = option(0.0, label="Minimum detection score", group="filter", fronts=_FRONTS,
+                                  minimum=0.0, maximum=1.0, step=0.01, metavar="X",
+                                  help="reject photos whose face was detected with a lower score (0: off)")
+    keep_min_face_size: int = option(64, label="Minimum face size to keep a photo (px, shorter side)", group="filter",
+                                     fronts=_FRONTS, minimum=0, step=1, metavar="PX",
+                                     help="reject photos whose face box is smaller than this, shorter side in px "
+                                          "(0: off)")
+    single_face: bool = option(True, label="Exactly one face per photo", group="filter", fronts=_FRONTS,
+                               flag="allow-multiple-faces",
+                               help="keep photos with several faces (default: exactly one face)")
+    sheet_limit: int = option(96, label="Thumbnails per section of the contact sheet", group="dataset", fronts=(),
+                              minimum=0, step=1)
+    # fmt: on
 
     def __post_init__(self) -> None:
+        if self.caption is None:
+            object.__setattr__(self, "caption", DEFAULT_CAPTION)
+        validate(self)
         object.__setattr__(self, "trigger", validate_trigger(self.trigger))
         object.__setattr__(self, "caption", validate_caption(self.caption))
-        try:
-            repeats = int(self.repeats)
-        except (TypeError, ValueError):
-            raise OptionsError(f"repeats must be a whole number from 1 to 10000, got {self.repeats!r}") from None
-        if not 1 <= repeats <= 10000:
-            raise OptionsError(f"repeats must be a whole number from 1 to 10000, got {repeats}")
-        object.__setattr__(self, "repeats", repeats)
-        for name in ("min_similarity", "min_det_score"):
-            try:
-                v = float(getattr(self, name))
-            except (TypeError, ValueError):
-                raise OptionsError(f"{name} must be a number between 0 and 1, got {getattr(self, name)!r}") from None
-            if not 0.0 <= v <= 1.0:
-                raise OptionsError(f"{name} must be between 0 and 1, got {v}")
-            object.__setattr__(self, name, v)
-        try:
-            size = int(self.min_face_size)
-        except (TypeError, ValueError):
-            raise OptionsError(f"min_face_size must be a whole number of pixels, got {self.min_face_size!r}") from None
-        if size < 0:
-            raise OptionsError(f"min_face_size must be 0 or more pixels, got {size}")
-        object.__setattr__(self, "min_face_size", size)
-        object.__setattr__(self, "single_face", bool(self.single_face))
-        object.__setattr__(self, "sheet_limit", max(0, int(self.sheet_limit)))
 
     @property
     def folder_name(self) -> str:
@@ -148,6 +140,9 @@ class DatasetOptions:
             d.pop(k)
         return {"mode": "dataset", **d}
 
+    def filters(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("min_similarity", "min_det_score", "keep_min_face_size", "single_face")}
+
 
 def _name_of(key: str) -> str:
     stem = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
@@ -156,13 +151,18 @@ def _name_of(key: str) -> str:
 
 
 class _DatasetHandler:
-    def __init__(self, out: Path, inputs: list[InputFile], options: DatasetOptions) -> None:
+    def __init__(self, out: Path, inputs: list[InputFile], options: DatasetOptions, engine: Engine, post: PostOptions) -> None:
         self.out = out
         self.options = options
+        self.engine = engine
+        self.post = post
         self.names = unique_names([i.key for i in inputs], _name_of)
 
     def job_options(self) -> dict[str, Any]:
-        return self.options.job_options()
+        opts = self.options.job_options()
+        if self.post.active:
+            opts["post"] = self.post.to_dict()
+        return opts
 
     def paths(self, inp: InputFile) -> dict[str, str]:
         name = self.names[inp.key]
@@ -182,8 +182,8 @@ class _DatasetHandler:
         reasons = []
         if o.single_face and outcome.faces_detected is not None and outcome.faces_detected != 1:
             reasons.append(f"{outcome.faces_detected} faces detected; the dataset keeps photos with exactly one face")
-        if o.min_face_size and outcome.face_size is not None and outcome.face_size < o.min_face_size:
-            reasons.append(f"face too small: {outcome.face_size:.0f} px < {o.min_face_size} px")
+        if o.keep_min_face_size and outcome.face_size is not None and outcome.face_size < o.keep_min_face_size:
+            reasons.append(f"face too small: {outcome.face_size:.0f} px < {o.keep_min_face_size} px")
         if o.min_det_score and outcome.det_score is not None and outcome.det_score < o.min_det_score:
             reasons.append(f"detection score {outcome.det_score:.2f} < {o.min_det_score:.2f}")
         if o.min_similarity and (outcome.similarity is None or outcome.similarity < o.min_similarity):
@@ -199,11 +199,11 @@ class _DatasetHandler:
                 outcome.status, outcome.reason = STATUS_FILTERED, "; ".join(reasons)
         if outcome.status == STATUS_BLOCKED:
             return outcome  # never copied, never thumbnailed
-        img = result.image
+        img = finish_post(self.engine, result, self.post) if outcome.status == STATUS_SWAPPED else result.image
         name = self.names[inp.key]
         if outcome.status == STATUS_SWAPPED:
             save_image(self.out / paths["image"], img.rgb, meta=img.meta)
-            write_text_atomic(self.out / paths["caption"], self.options.caption_for(name) + "\n")
+            atomic_write(self.out / paths["caption"], self.options.caption_for(name) + "\n")
             outcome.output = paths["image"]
             files = [paths["image"], paths["caption"]]
         else:
@@ -221,13 +221,14 @@ def run_dataset(
     options: DatasetOptions,
     *,
     engine: Engine | None = None,
+    post: PostOptions | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
 ) -> BatchSummary:
     """Build a LoRA training set: swap `unit`'s identity (source photos and/or a face
-    checkpoint, with its enhancement options) into every photo of `targets`, keep what passes
-    the filters in `output_dir`/<repeats>_<trigger>/ with captions, and write the report in
-    `output_dir`/report/.
+    checkpoint, with its enhancement options) into every photo of `targets`, post-process the
+    kept ones with `post`, keep what passes the filters in `output_dir`/<repeats>_<trigger>/
+    with captions, and write the report in `output_dir`/report/.
 
     Errors before the job and the callbacks behave as in `run_batch`. The unit's own
     `min_similarity` is applied as a dataset filter (the swap is kept in the rejected copy,
@@ -236,11 +237,14 @@ def run_dataset(
     if unit.min_similarity and not options.min_similarity:
         options = _replace(options, min_similarity=unit.min_similarity)
     unit = _unit_replace(unit, min_similarity=0.0)
+    post = post or PostOptions()
+    engine = engine or Engine()
+    check_post(engine, post)
     summary, manifest, inputs, handler = run_job(
         targets,
         output_dir,
         [unit],
-        lambda out, inp: _DatasetHandler(out, inp, options),
+        lambda out, inp: _DatasetHandler(out, inp, options, engine, post),
         engine=engine,
         recursive=options.recursive,
         workers=options.workers,
@@ -253,7 +257,7 @@ def run_dataset(
         summary.kind = "dataset"
         summary.dataset_dir = str(out / options.folder_name)
         summary.report_dir = str(out / REPORT_DIR)
-        write_report(out, manifest, inputs, handler, options, summary)  # type: ignore[arg-type]
+        write_report(out, manifest, inputs, handler.names, options, summary)
     finally:
         manifest.close()
     return summary
@@ -269,117 +273,6 @@ def _unit_replace(u: UnitOptions, **changes: Any) -> UnitOptions:
     import dataclasses
 
     return dataclasses.replace(u, **changes)
-
-
-# ------------------------------------------------------------------------------ the report
-
-
-def write_report(
-    out: Path,
-    manifest: Manifest,
-    inputs: list[InputFile],
-    handler: _DatasetHandler,
-    options: DatasetOptions,
-    summary: BatchSummary,
-) -> None:
-    by_key = {r.input: r for r in manifest.records([i.key for i in inputs])}
-    recs: list[Record] = []
-    missing = 0
-    for inp in inputs:
-        r = by_key.get(inp.key)
-        if r is None or r.options_hash != summary.options_hash:
-            missing += 1
-            continue
-        recs.append(r)
-    report = out / REPORT_DIR
-    report.mkdir(parents=True, exist_ok=True)
-    counts = {s: 0 for s in STATUSES}
-    for r in recs:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    kept = [r for r in recs if r.status == STATUS_SWAPPED]
-    rejected = [r for r in recs if r.status != STATUS_SWAPPED]
-
-    def entry(r: Record) -> dict[str, Any]:
-        return {
-            "input": r.input,
-            "name": handler.names.get(r.input),
-            "status": r.status,
-            "reason": r.reason,
-            "similarity": r.similarity,
-            "det_score": r.det_score,
-            "face_size": r.face_size,
-            "faces_detected": r.faces_detected,
-            "output": r.output,
-            "files": r.files,
-        }
-
-    data = {
-        "dataset_dir": options.folder_name,
-        "trigger": options.trigger,
-        "repeats": options.repeats,
-        "caption": options.caption,
-        "filters": {
-            "min_similarity": options.min_similarity,
-            "min_det_score": options.min_det_score,
-            "min_face_size": options.min_face_size,
-            "single_face": options.single_face,
-        },
-        "options_hash": summary.options_hash,
-        "inputs": len(inputs),
-        "kept": len(kept),
-        "rejected": len(rejected),
-        "not_processed": missing,
-        "counts": {k: v for k, v in counts.items()},
-        "similarity": _stats([r.similarity for r in kept]),
-        "items": [entry(r) for r in recs],
-    }
-    write_text_atomic(report / "summary.json", json.dumps(data, indent=2) + "\n")
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "input", "status", "reason", "similarity", "copy"])
-    for r in rejected:
-        copy = next((f for f in r.files if f.startswith(f"{REPORT_DIR}/rejected/")), "")
-        w.writerow([handler.names.get(r.input, ""), r.input, r.status, r.reason or "", _fmt(r.similarity), copy])
-    write_text_atomic(report / "rejected.csv", buf.getvalue())
-
-    draw_histogram(
-        report / "similarity_histogram.png",
-        [r.similarity for r in kept if r.similarity is not None],
-        [r.similarity for r in rejected if r.similarity is not None],
-        threshold=options.min_similarity or None,
-        title=f"similarity of the swapped face to the identity ({len(kept)} kept, {len(rejected)} rejected)",
-    )
-
-    def tile(r: Record) -> Tile:
-        thumb = next((out / f for f in r.files if f.startswith(f"{REPORT_DIR}/thumbs/")), None)
-        sim = f"sim {r.similarity:.2f}" if r.similarity is not None else ""
-        if r.status == STATUS_SWAPPED:
-            return Tile(thumb, [handler.names.get(r.input, r.input), sim], KEPT_COLOUR)
-        colour = NEUTRAL_COLOUR if r.status in (STATUS_ERROR, STATUS_FAILED, STATUS_BLOCKED) else REJECTED_COLOUR
-        return Tile(thumb, [handler.names.get(r.input, r.input), f"{r.status} {sim}".strip(), r.reason or ""], colour)
-
-    lim = options.sheet_limit
-    draw_contact_sheet(
-        report / "contact_sheet.png",
-        [
-            (f"kept: {len(kept)}", [tile(r) for r in kept[:lim]], max(0, len(kept) - lim)),
-            (f"rejected: {len(rejected)}", [tile(r) for r in rejected[:lim]], max(0, len(rejected) - lim)),
-        ],
-    )
-    if missing:
-        summary.warnings.append(f"{missing} input(s) not processed yet (the job was stopped); run it again to finish")
-
-
-def _fmt(v: float | None) -> str:
-    return "" if v is None else f"{v:.4f}"
-
-
-def _stats(values: Sequence[float | None]) -> dict[str, float] | None:
-    vs = sorted(v for v in values if v is not None)
-    if not vs:
-        return None
-    return {"min": vs[0], "median": vs[len(vs) // 2], "mean": round(sum(vs) / len(vs), 4), "max": vs[-1]}
 
 
 __all__ = ["DatasetOptions", "run_dataset", "validate_trigger", "validate_caption", "DEFAULT_CAPTION", "REPORT_DIR"]

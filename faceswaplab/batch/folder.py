@@ -9,46 +9,65 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..engine import Engine
-from ..errors import OptionsError
 from ..imageio import SAVE_FORMATS, save_image
-from ..options import UnitOptions
-from ..pipeline import SwapResult
+from ..options import PostOptions, UnitOptions
+from ..options.meta import CLI, UI, option, validate
+from ..pipeline import SwapResult, preflight
+from ..postprocess import apply as apply_post
 from .inputs import InputFile, PathLike, unique_names
-from .job import STATUS_SWAPPED, BatchSummary, Outcome, ProgressCallback, StopCheck, run_job
+from .results import STATUS_SWAPPED, BatchSummary, Outcome, ProgressCallback, StopCheck
+from .runner import run_job
 
 OUTPUT_FORMATS = ("png", "jpg", "webp", "bmp", "tif")
+_FRONTS = (CLI, UI)
+_FORMAT_ALIASES = {"": "same", "keep": "same", "jpeg": "jpg", "tiff": "tif"}
 
 
 @dataclass(frozen=True)
-class BatchOptions:
-    recursive: bool = False  # also the images in sub-folders (the layout is mirrored)
-    workers: int = 1  # threads sharing one engine; each holds one image at a time
-    output_format: str | None = None  # None: keep each input's format; else png, jpg, webp, bmp, tif
-    quality: int = 95  # JPEG / WebP quality (100: lossless WebP)
-    redo: bool = False  # process every input again, whatever the manifest says
+class RunOptions:
+    """How a folder job runs (batch and dataset alike), not what it writes."""
+
+    # fmt: off
+    recursive: bool = option(False, label="Include sub-folders", group="run", fronts=_FRONTS,
+                             help="also process images in sub-folders of the target folder (the layout is mirrored)")
+    workers: int = option(1, label="Workers (images processed at once)", group="run", fronts=_FRONTS,
+                          minimum=1, maximum=64, step=1, metavar="N",
+                          help="images processed at once, sharing the models (threads; each holds one image)")
+    redo: bool = option(False, label="Redo everything (ignore the manifest)", group="run", fronts=_FRONTS,
+                        help="process every image again, even those the manifest says are done")
+    # fmt: on
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class BatchOptions(RunOptions):
+    # fmt: off
+    output_format: str | None = option("same", label="Output format", group="output", fronts=_FRONTS,
+                                       choices=OUTPUT_FORMATS + ("same",),
+                                       help="file format of the outputs (same: each input's own)")
+    quality: int = option(95, label="JPEG/WebP quality", group="output", fronts=_FRONTS, minimum=1, maximum=100,
+                          step=1, metavar="Q", help="JPEG/WebP quality (100: lossless WebP)")
+    # fmt: on
 
     def __post_init__(self) -> None:
         fmt = self.output_format
-        if fmt is not None:
-            fmt = str(fmt).strip().lower().lstrip(".")
-            if fmt in ("", "same", "keep"):
-                fmt = None
-            elif fmt == "jpeg":
-                fmt = "jpg"
-            elif fmt == "tiff":
-                fmt = "tif"
-            if fmt is not None and fmt not in OUTPUT_FORMATS:
-                raise OptionsError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)} (or 'same'), got {self.output_format!r}")
-        object.__setattr__(self, "output_format", fmt)
-        q = self.quality
-        if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
-            raise OptionsError(f"quality must be a whole number from 1 to 100, got {q!r}")
+        if fmt is None:
+            fmt = "same"
+        fmt = str(fmt).strip().lower().lstrip(".")
+        object.__setattr__(self, "output_format", _FORMAT_ALIASES.get(fmt, fmt))
+        validate(self)
+        if self.output_format == "same":  # None: keep each input's format
+            object.__setattr__(self, "output_format", None)
 
 
 class _BatchHandler:
-    def __init__(self, out: Path, inputs: list[InputFile], options: BatchOptions) -> None:
+    def __init__(self, out: Path, inputs: list[InputFile], options: BatchOptions, engine: Engine, post: PostOptions) -> None:
         self.out = out
         self.options = options
+        self.engine = engine
+        self.post = post
         fmt = options.output_format
 
         def name(key: str) -> str:
@@ -60,7 +79,10 @@ class _BatchHandler:
         self.names = unique_names([i.key for i in inputs], name)
 
     def job_options(self) -> dict[str, Any]:
-        return {"mode": "batch", "output_format": self.options.output_format, "quality": self.options.quality}
+        opts: dict[str, Any] = {"mode": "batch", "output_format": self.options.output_format, "quality": self.options.quality}
+        if self.post.active:
+            opts["post"] = self.post.to_dict()
+        return opts
 
     def planned(self, inp: InputFile) -> list[str]:
         return [self.names[inp.key]]
@@ -69,11 +91,27 @@ class _BatchHandler:
         if outcome.status != STATUS_SWAPPED:
             return outcome
         rel = self.names[inp.key]
-        img = result.image
+        img = finish_post(self.engine, result, self.post)
         save_image(self.out / rel, img.rgb, alpha=img.alpha, meta=img.meta, quality=self.options.quality)
         outcome.output = rel
         outcome.files = [rel]
         return outcome
+
+
+def finish_post(engine: Engine, result: SwapResult, post: PostOptions) -> Any:
+    """The pipeline's post-processing step on a folder job's swapped image (the runner swaps
+    with the units only; the job's post options are applied here, before the image is written)."""
+    if not post.active or not result.report.swapped:
+        return result.image
+    image, notes = apply_post(engine, result.image, post)
+    result.report.postprocessing = notes
+    return image
+
+
+def check_post(engine: Engine, post: PostOptions) -> None:
+    """Before any image: the post-processing models exist (one message naming what is missing)."""
+    if post.active:
+        preflight(engine, [], post)
 
 
 def run_batch(
@@ -83,11 +121,13 @@ def run_batch(
     *,
     engine: Engine | None = None,
     options: BatchOptions | None = None,
+    post: PostOptions | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
 ) -> BatchSummary:
-    """Swap `units` into every image of `targets` (a folder, or a list of image files) and
-    write the swapped images into `output_dir` under the same relative paths.
+    """Swap `units` into every image of `targets` (a folder, or a list of image files),
+    post-process each swapped image with `post`, and write them into `output_dir` under the
+    same relative paths.
 
     Before any image: model files are loaded (ModelError, CLI exit 3, when one is missing),
     the units' sources are analysed once (NoFaceError, exit 4, when no unit has a usable
@@ -102,11 +142,14 @@ def run_batch(
     `stopped`. Supported inputs: `imageio.IMAGE_EXTENSIONS`.
     """
     options = options or BatchOptions()
+    post = post or PostOptions()
+    engine = engine or Engine()
+    check_post(engine, post)
     summary, manifest, _inputs, _handler = run_job(
         targets,
         output_dir,
         units,
-        lambda out, inputs: _BatchHandler(out, inputs, options),
+        lambda out, inputs: _BatchHandler(out, inputs, options, engine, post),
         engine=engine,
         recursive=options.recursive,
         workers=options.workers,
@@ -118,4 +161,4 @@ def run_batch(
     return summary
 
 
-__all__ = ["BatchOptions", "run_batch", "OUTPUT_FORMATS", "SAVE_FORMATS"]
+__all__ = ["RunOptions", "BatchOptions", "run_batch", "finish_post", "check_post", "OUTPUT_FORMATS", "SAVE_FORMATS"]

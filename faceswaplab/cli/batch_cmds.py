@@ -1,6 +1,9 @@
 """`python -m faceswaplab batch` and `python -m faceswaplab dataset`: folder jobs with a
 manifest (resume, skip), a progress bar on stderr and a JSON summary on request.
 
+Every option flag is generated from the options' metadata (RunOptions, BatchOptions,
+DatasetOptions, the unit's, PostOptions, EngineOptions).
+
 Exit codes: 0 when the job ran, whatever each image's outcome (the manifest and the summary
 say); 2 bad arguments; 3 a model is missing (checked before any image); 4 no unit has a
 usable source face (nothing can be done); 130 interrupted (what was finished is recorded).
@@ -12,11 +15,12 @@ import argparse
 import sys
 from typing import Any
 
-from ..batch import OUTPUT_FORMATS, BatchOptions, BatchSummary, DatasetOptions, ItemResult, run_batch, run_dataset
-from ..batch.dataset import DEFAULT_CAPTION
+from ..batch import BatchOptions, BatchSummary, DatasetOptions, ItemResult, run_batch, run_dataset
+from ..batch.folder import RunOptions
 from ..engine import Engine
 from ..errors import BadInputError
-from . import common
+from ..options import options_of
+from . import common, flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,15 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_dataset(sub)
 
 
-def _add_job_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("job")
+RUN_TITLE = "job"
+
+
+def _add_job_args(p: argparse.ArgumentParser, options: type) -> None:
+    """The targets and output folder, then `options`' own flags (RunOptions' in "job")."""
+    g = p.add_argument_group(RUN_TITLE)
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--target-dir", metavar="DIR", help="folder of images to process")
     src.add_argument("--targets", nargs="+", metavar="IMG", help="image files to process (instead of --target-dir)")
     g.add_argument("--output-dir", required=True, metavar="DIR", help="where outputs and the manifest go")
-    g.add_argument("--recursive", action="store_true", help="also process images in sub-folders of --target-dir")
-    g.add_argument("--workers", type=int, default=1, metavar="N", help="images processed at once, sharing the models (default 1)")
-    g.add_argument("--redo", action="store_true", help="process every image again, even those the manifest says are done")
+    flags.add_flags(g, RunOptions)
+    title = "output" if options is BatchOptions else "dataset"
+    flags.add_flags(p, options, title, exclude=[o.name for o in options_of(RunOptions)])
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the job summary as JSON on stdout (and nothing else there)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -46,12 +54,10 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
         "the same layout. A manifest in the output folder records each image's outcome; running again skips what "
         "is done and resumes an interrupted job.",
     )
-    _add_job_args(p)
-    g = p.add_argument_group("output")
-    g.add_argument("--output-format", choices=("same",) + OUTPUT_FORMATS, default="same", help="file format of the outputs (default: same as each input)")
-    g.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    _add_job_args(p, BatchOptions)
     p.add_argument("--units", metavar="FILE.json", help="several units (identities) as a JSON list with named fields")
     common.add_unit_args(p)
+    common.add_post_args(p)
     common.add_engine_args(p)
     p.set_defaults(func=run_batch_cmd)
 
@@ -64,21 +70,11 @@ def _register_dataset(sub: argparse._SubParsersAction) -> None:
         "results that pass the filters in <output>/<repeats>_<trigger>/ with a caption per image, and write a "
         "report (counts, similarity histogram, contact sheet, rejected images and why) in <output>/report/.",
     )
-    _add_job_args(p)
-    d = p.add_argument_group("dataset")
-    d.add_argument("--trigger", required=True, metavar="WORD", help="the trigger word: folder <repeats>_<trigger>, and in every caption")
-    d.add_argument("--repeats", type=int, default=10, metavar="N", help="repeats per epoch, the folder's number prefix (default 10)")
-    d.add_argument("--caption", default=DEFAULT_CAPTION, metavar="TEMPLATE", help=f"caption template with {{trigger}} (and optionally {{name}}); default '{DEFAULT_CAPTION}'")
-    d.add_argument("--min-det-score", type=float, default=0.0, metavar="X", help="reject faces detected with a lower score (default 0: off)")
-    d.add_argument("--allow-multiple-faces", action="store_true", help="keep photos with several faces (default: exactly one face)")
-    common.add_unit_args(p)
+    _add_job_args(p, DatasetOptions)
+    # The dataset's --min-similarity is its filter (the swap is kept in the rejected copy).
+    common.add_unit_args(p, exclude=("min_similarity",))
+    common.add_post_args(p)
     common.add_engine_args(p)
-    for action in p._actions:  # the same flags mean dataset filters here
-        if action.dest == "min_similarity":
-            action.help = "reject results whose swapped face is less similar than this to the identity (default 0: off)"
-        elif action.dest == "min_face_size":
-            action.default = 64
-            action.help = "reject photos whose face is smaller than this, shorter side in px (default 64)"
     p.set_defaults(func=run_dataset_cmd)
 
 
@@ -123,49 +119,33 @@ def _finish(args: argparse.Namespace, summary: BatchSummary) -> int:
     return common.EXIT_OK
 
 
-def _workers(args: argparse.Namespace) -> int:
-    common.check_option(1 <= args.workers <= 64, f"--workers must be from 1 to 64, got {args.workers}")
-    return args.workers
-
-
 def run_batch_cmd(args: argparse.Namespace) -> int:
     units = common.units_from_args(args)
-    options = BatchOptions(
-        recursive=args.recursive,
-        workers=_workers(args),
-        output_format=args.output_format,
-        quality=args.quality,
-        redo=args.redo,
-    )
+    options = flags.options_from_args(BatchOptions, args)
+    post = common.post_options(args)
     engine = Engine(common.engine_options(args))
     progress = _Progress(not args.no_progress, "batch")
     try:
-        summary = run_batch(_targets(args), args.output_dir, units, engine=engine, options=options, on_progress=progress)
+        summary = run_batch(
+            _targets(args), args.output_dir, units, engine=engine, options=options, post=post, on_progress=progress
+        )
     finally:
         progress.close()
     return _finish(args, summary)
 
 
 def run_dataset_cmd(args: argparse.Namespace) -> int:
-    if not args.source and not args.face:
+    if not args.source_images and not args.face:
         raise BadInputError("no identity: give --face NAME_OR_PATH (a face checkpoint) or --source IMG (one or more)")
     unit = common.unit_from_args(args)
-    options = DatasetOptions(
-        trigger=args.trigger,
-        repeats=args.repeats,
-        caption=args.caption,
-        min_similarity=args.min_similarity,
-        min_det_score=args.min_det_score,
-        min_face_size=args.min_face_size,
-        single_face=not args.allow_multiple_faces,
-        recursive=args.recursive,
-        workers=_workers(args),
-        redo=args.redo,
-    )
+    options = flags.options_from_args(DatasetOptions, args)
+    post = common.post_options(args)
     engine = Engine(common.engine_options(args))
     progress = _Progress(not args.no_progress, "dataset")
     try:
-        summary = run_dataset(_targets(args), args.output_dir, unit, options, engine=engine, on_progress=progress)
+        summary = run_dataset(
+            _targets(args), args.output_dir, unit, options, engine=engine, post=post, on_progress=progress
+        )
     finally:
         progress.close()
     return _finish(args, summary)

@@ -11,9 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import checkpoints as ck
+from ..checkpoints.build import build_checkpoint
+from ..checkpoints.format import BLEND_METHODS
+from ..checkpoints.library import checkpoint_folder, list_checkpoints
+from ..compare import compare_faces
 from ..engine import Engine
 from ..errors import NoFaceError
+from ..extract import check_aligned_size, extract_faces
+from ..imageio import save_image
 from . import common
 
 
@@ -47,7 +52,7 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output-dir", metavar="DIR", help="where to write it (default: <models dir>/faces/)")
     p.add_argument("--gender", choices=("auto", "female", "male"), default="auto", help="auto: majority of the photos")
     p.add_argument("--face-index", type=int, metavar="N", help="take the N-th face from the left (default: the largest face)")
-    p.add_argument("--blend", choices=ck.BLEND_METHODS, default="mean", help="how embeddings are combined (default mean)")
+    p.add_argument("--blend", choices=BLEND_METHODS, default="mean", help="how embeddings are combined (default mean)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of that name (default: add _1, _2...)")
     p.add_argument("--preview", metavar="IMG", help="swap the new identity into this image and save <name>.png beside it")
     _common_tail(p, "print the result as JSON on stdout")
@@ -71,7 +76,7 @@ def _progress(enabled: bool) -> Any:
 def run_build(args: argparse.Namespace) -> int:
     common.check_option(args.face_index is None or args.face_index >= 0, "--face-index starts at 0")
     engine = Engine(common.engine_options(args))
-    result = ck.build_checkpoint(
+    result = build_checkpoint(
         engine,
         list(args.images),
         args.name,
@@ -125,7 +130,7 @@ def _register_compare(sub: argparse._SubParsersAction) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     common.check_option(args.index_a >= 0 and args.index_b >= 0, "face indices start at 0")
     engine = Engine(common.engine_options(args))
-    result = ck.compare_faces(engine, args.a, args.b, index_a=args.index_a, index_b=args.index_b)
+    result = compare_faces(engine, args.a, args.b, index_a=args.index_a, index_b=args.index_b)
     if args.json:
         common.emit_json(result.to_dict())
     else:
@@ -158,17 +163,15 @@ def _register_extract(sub: argparse._SubParsersAction) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from ..imageio import save_image
-
     if args.aligned is not None:
-        ck.check_aligned_size(args.aligned)
+        check_aligned_size(args.aligned)
     engine = Engine(common.engine_options(args))
     out_dir = Path(args.output_dir)
     written: list[dict[str, Any]] = []
     empty: list[str] = []
     stems: dict[str, int] = {}
     for img in args.images:
-        crops = ck.extract_faces(engine, img, aligned_size=args.aligned, margin=args.margin, min_face_size=args.min_face_size)
+        crops = extract_faces(engine, img, aligned_size=args.aligned, margin=args.margin, min_face_size=args.min_face_size)
         if not crops:
             empty.append(img)
             print(f"warning: no face found in {img}", file=sys.stderr)
@@ -208,11 +211,11 @@ def run_faces(args: argparse.Namespace) -> int:
     from ..models.store import ModelStore, resolve_models_dir
 
     store = ModelStore(resolve_models_dir(args.models_dir))
-    infos = ck.list_checkpoints(store)
+    infos = list_checkpoints(store)
     if args.json:
-        common.emit_json({"folder": str(ck.checkpoint_folder(store)), "checkpoints": [i.to_dict() for i in infos]})
+        common.emit_json({"folder": str(checkpoint_folder(store)), "checkpoints": [i.to_dict() for i in infos]})
         return common.EXIT_OK
-    print(f"face checkpoints in {ck.checkpoint_folder(store)}:", file=sys.stderr)
+    print(f"face checkpoints in {checkpoint_folder(store)}:", file=sys.stderr)
     for i in infos:
         if i.ok:
             extra = f"{i.samples} sample(s)" + (", older format" if i.legacy else "") + (f", {i.created}" if i.created else "")

@@ -1,5 +1,6 @@
-"""Shared CLI plumbing: the unit and engine flags every command uses, units files, and the
-error -> exit code mapping (expected errors: one line on stderr, never a traceback)."""
+"""Shared CLI plumbing: the unit, post-processing and engine flags every command uses
+(generated from the options' metadata by `flags`), units files, and the error -> exit code
+mapping (expected errors: one line on stderr, never a traceback)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BadInputError, FaceSwapLabError, OptionsError
-from ..options import GENDERS, MASK_REGION_NAMES, SORT_ORDERS, EngineOptions, UnitOptions
+from ..options import EngineOptions, EnhanceOptions, PostOptions, UnitOptions
+from . import flags
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_MODEL, EXIT_NO_FACE, EXIT_BLOCKED = 0, 1, 2, 3, 4, 5
 
@@ -30,85 +32,47 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+ENGINE_TITLE = "engine"
+UNIT_TITLE = "unit (which identity goes into which faces)"
+ENHANCE_TITLE = "enhancement (in aligned space, before the single warp back)"
+POST_TITLE = "post-processing (the whole image, after the swap; only when something was swapped)"
+SOURCE_FIELDS = ("source_images", "face", "source_face_index")
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("engine")
-    g.add_argument("--models-dir", metavar="DIR", help="models directory (else $FACESWAPLAB_MODELS, else the per-user default)")
-    g.add_argument("--det-size", type=int, default=640, metavar="N", help="detector input size (default 640)")
-    g.add_argument("--det-thresh", type=float, default=0.5, metavar="X", help="detection score threshold (default 0.5)")
-    g.add_argument("--no-det-retry", action="store_true", help="do not retry at a smaller det size when no face is found")
-    g.add_argument("--providers", default="cpu", metavar="LIST", help="execution providers, e.g. cuda,cpu (default cpu)")
-    g.add_argument("--threads", type=int, default=0, metavar="N", help="ONNX Runtime intra-op threads (0: automatic)")
-    g.add_argument("--nsfw-threshold", type=float, default=0.5, metavar="X", help="content filter threshold, 0.3-0.9 (default 0.5)")
-    g.add_argument("--swapper", default="inswapper_128.onnx", metavar="FILE", help="swapper model file in the models dir")
+    flags.add_flags(p, EngineOptions, ENGINE_TITLE)
 
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
-    return EngineOptions(
-        models_dir=args.models_dir,
-        det_size=args.det_size,
-        det_thresh=args.det_thresh,
-        det_retry=not args.no_det_retry,
-        providers=args.providers,
-        threads=args.threads,
-        nsfw_threshold=args.nsfw_threshold,
-        swapper=args.swapper,
-    )
+    return flags.options_from_args(EngineOptions, args)
 
 
-def add_unit_args(p: argparse.ArgumentParser, with_source: bool = True) -> None:
-    g = p.add_argument_group("unit (which identity goes into which faces)")
-    if with_source:
-        g.add_argument("--source", action="extend", nargs="+", default=[], metavar="IMG", help="source photo(s); several are blended")
-        g.add_argument("--face", metavar="NAME_OR_PATH", help="a face checkpoint (.safetensors) by name or path")
-        g.add_argument("--source-face-index", type=int, default=0, metavar="N", help="which face of the source photo (left to right, default 0)")
-    g.add_argument("--faces", default="0", metavar="LIST", help="target faces: 'all' or indices like 0,2 (default 0)")
-    g.add_argument("--sort", choices=SORT_ORDERS, default="left-right", help="order the indices refer to")
-    g.add_argument("--gender", choices=GENDERS, default="any", help="only swap faces of this gender ('same' as the source)")
-    g.add_argument("--reference", metavar="IMG", help="only swap faces similar to the face in this image")
-    g.add_argument("--reference-threshold", type=float, default=0.5, metavar="X")
-    g.add_argument("--min-similarity", type=float, default=0.0, metavar="X", help="revert swapped faces below this similarity")
-    g.add_argument("--min-face-size", type=int, default=16, metavar="PX", help="skip faces smaller than this (default 16 px)")
-    g.add_argument("--mask-erosion", type=float, default=0.1, metavar="X", help="mask inset as a fraction of the face (default 0.1)")
-    g.add_argument("--mask-blur", type=float, default=0.1, metavar="X", help="mask feather as a fraction of the face (default 0.1)")
-    e = p.add_argument_group("enhancement (in aligned space, before the single warp back)")
-    e.add_argument("--boost", type=int, choices=(1, 2, 4), default=1, help="run the 128 model at 128*N by polyphase subsampling")
-    e.add_argument("--restorer", metavar="NAME_OR_PATH", help="face restorer ONNX file (in <models dir>/restorers/)")
-    e.add_argument("--restorer-visibility", type=float, default=1.0, metavar="X")
-    e.add_argument("--codeformer-weight", type=float, default=0.5, metavar="X")
-    e.add_argument("--upscale", metavar="NAME", help="upscale the aligned face before restoration (lanczos)")
-    e.add_argument("--parser", metavar="NAME_OR_PATH", help="face parsing ONNX file (in <models dir>/parsers/)")
-    e.add_argument("--mask-regions", metavar="LIST", help=f"regions kept swapped: {','.join(MASK_REGION_NAMES)}")
-    e.add_argument("--keep-mouth", action="store_true", help="keep the target's original mouth (needs --parser)")
-    e.add_argument("--color-correction", type=float, default=0.0, metavar="X")
-    e.add_argument("--sharpen", type=float, default=0.0, metavar="X")
+def add_unit_args(p: argparse.ArgumentParser, with_source: bool = True, exclude: tuple[str, ...] = ()) -> None:
+    """The flags of one unit (UnitOptions and EnhanceOptions fields)."""
+    flags.add_flags(p, UnitOptions, UNIT_TITLE, exclude=exclude + (() if with_source else SOURCE_FIELDS))
+    flags.add_flags(p, EnhanceOptions, ENHANCE_TITLE, exclude=exclude)
 
 
-UNIT_ARG_NAMES = (
-    "faces", "sort", "gender", "reference_threshold", "min_similarity", "min_face_size", "mask_erosion", "mask_blur",
-    "boost", "restorer", "restorer_visibility", "codeformer_weight", "upscale", "parser", "mask_regions",
-    "keep_mouth", "color_correction", "sharpen",
-)  # fmt: skip
+def add_post_args(p: argparse.ArgumentParser) -> None:
+    flags.add_flags(p, PostOptions, POST_TITLE)
 
 
-def unit_from_args(args: argparse.Namespace, with_source: bool = True) -> UnitOptions:
-    data: dict[str, Any] = {name: getattr(args, name) for name in UNIT_ARG_NAMES}
-    if data["mask_regions"] is None:
-        data["mask_regions"] = ()
-    data["reference_image"] = args.reference
-    if with_source:
-        data["source_images"] = list(args.source)
-        data["face"] = args.face
-        data["source_face_index"] = args.source_face_index
+def post_options(args: argparse.Namespace) -> PostOptions:
+    return flags.options_from_args(PostOptions, args)
+
+
+def unit_from_args(args: argparse.Namespace, **overrides: Any) -> UnitOptions:
+    data = {**flags.values_from_args(UnitOptions, args), **flags.values_from_args(EnhanceOptions, args), **overrides}
     return UnitOptions.from_dict(data, where="options")
 
 
 def units_from_args(args: argparse.Namespace) -> list[UnitOptions]:
     """The units of a command: a units file, or one unit from --source/--face and the flags."""
     if getattr(args, "units", None):
-        if args.source or args.face:
+        if args.source_images or args.face:
             raise BadInputError("give either --units FILE.json or --source/--face, not both")
         return load_units_file(args.units)
-    if not args.source and not args.face:
+    if not args.source_images and not args.face:
         raise BadInputError("nothing to swap in: give --source IMG (one or more) or --face NAME_OR_PATH")
     return [unit_from_args(args)]
 

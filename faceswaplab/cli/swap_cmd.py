@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, metavar="PATH", help="output file; the format follows its extension")
     p.add_argument("--units", metavar="FILE.json", help="several units (identities) as a JSON list with named fields")
     common.add_unit_args(p)
+    common.add_post_args(p)
     common.add_engine_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (and nothing else there)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -26,9 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     units = common.units_from_args(args)
+    post = common.post_options(args)
     engine = Engine(common.engine_options(args))
-    preflight(engine, units)
-    result = swap_image(args.target, units, engine=engine)
+    preflight(engine, units, post)
+    result = swap_image(args.target, units, post, engine=engine)
     report = result.report
     if args.json:
         common.emit_json({"output": None if report.swapped == 0 else args.output, **report.to_dict()})

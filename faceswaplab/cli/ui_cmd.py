@@ -8,6 +8,7 @@ import argparse
 import os
 from pathlib import Path
 
+from ..options.forms import DEFAULT_UNITS, MAX_UNITS
 from . import common
 
 DEFAULT_HOST = "127.0.0.1"  # the app is for this computer unless --host says otherwise
@@ -26,7 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=DEFAULT_HOST, metavar="ADDR", help=f"address to listen on (default {DEFAULT_HOST}; 0.0.0.0: every network interface)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
-    p.add_argument("--units", type=int, default=3, metavar="N", help="face units on the Swap tab (1-10, default 3)")
+    p.add_argument(
+        "--units", type=int, default=DEFAULT_UNITS, metavar="N",
+        help=f"face units on the Swap tab (1-{MAX_UNITS}, default {DEFAULT_UNITS})",
+    )  # fmt: skip
     p.add_argument(
         "--output-dir", metavar="DIR", default="faceswaplab-output",
         help="default folder for batch and dataset outputs (default ./faceswaplab-output)",
@@ -47,7 +51,7 @@ def _no_proxy_for_local() -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.check_option(1 <= args.port <= 65535, f"--port must be from 1 to 65535, got {args.port}")
-    common.check_option(1 <= args.units <= 10, f"--units must be from 1 to 10, got {args.units}")
+    common.check_option(1 <= args.units <= MAX_UNITS, f"--units must be from 1 to {MAX_UNITS}, got {args.units}")
     from ..ui import app
 
     app.disable_analytics()

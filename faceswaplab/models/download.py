@@ -4,8 +4,8 @@ Why it is careful: an interrupted or wrong download that lands under the real na
 than none (it fails later with an obscure error, and old tools then trusted it). So every
 transfer streams into a hidden temp file next to its destination, is checked for length
 (a cut-off transfer), size and sha256 (when published), and only then is renamed into place
-with os.replace. On any failure the temp file is removed and whatever was at the
-destination before is left exactly as it was.
+with os.replace (`durable.atomic_write`). On any failure the temp file is removed and
+whatever was at the destination before is left exactly as it was.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import secrets
 import socket
 import sys
 import urllib.error
@@ -22,9 +21,10 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 from .. import __version__
+from ..durable import atomic_write, temp_path_for, unlink_quiet
 from ..errors import DownloadError, OptionsError
 from .registry import ArchiveSpec, ModelSpec
 from .store import CORRUPT, MISSING, ModelStore
@@ -53,10 +53,6 @@ class DownloadResult:
 
 
 # --- one file ---------------------------------------------------------------------------------
-
-
-def _temp_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.part-{secrets.token_hex(6)}")
 
 
 def _check_url(url: str) -> None:
@@ -136,9 +132,25 @@ def download_file(
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DownloadError(f"cannot create {dest.parent} for {label}: {e.strerror or e}") from None
-    tmp = _temp_path(dest)
     bar = None
     landed = False
+    digest = ""
+    moving = False  # the transfer is complete and checked: only the rename is left
+
+    def receive(out: BinaryIO) -> None:
+        nonlocal digest, moving
+        try:
+            received, digest = _stream(resp, out, announced, bar)
+        except (OSError, http.client.HTTPException, socket.timeout) as e:
+            raise DownloadError(f"{label}: transfer from {url} failed ({e})") from None
+        if announced is not None and received != announced:
+            raise DownloadError(f"{label}: transfer cut off after {received} of {announced} bytes from {url}")
+        if size is not None and received != size:
+            raise DownloadError(f"{label}: got {received} bytes from {url}, the published file has {size}")
+        if sha256 and digest != sha256.lower():
+            raise DownloadError(f"{label}: checksum mismatch for {url}: expected sha256 {sha256}, got {digest}")
+        moving = True
+
     try:
         try:
             resp = _open(url, timeout, opener)
@@ -157,28 +169,16 @@ def download_file(
                 )
             bar = _progress_bar(announced or size, label, progress)
             try:
-                with open(tmp, "xb") as out:
-                    received, digest = _stream(resp, out, announced, bar)
-                    out.flush()
-                    os.fsync(out.fileno())
-            except (OSError, http.client.HTTPException, socket.timeout) as e:
+                atomic_write(dest, receive, make_parents=False)
+            except OSError as e:
+                if moving:
+                    raise DownloadError(f"{label}: cannot move the download into {dest}: {e.strerror or e}") from None
                 raise DownloadError(f"{label}: transfer from {url} failed ({e})") from None
-        if announced is not None and received != announced:
-            raise DownloadError(f"{label}: transfer cut off after {received} of {announced} bytes from {url}")
-        if size is not None and received != size:
-            raise DownloadError(f"{label}: got {received} bytes from {url}, the published file has {size}")
-        if sha256 and digest != sha256.lower():
-            raise DownloadError(f"{label}: checksum mismatch for {url}: expected sha256 {sha256}, got {digest}")
-        try:
-            os.replace(tmp, dest)
-        except OSError as e:
-            raise DownloadError(f"{label}: cannot move the download into {dest}: {e.strerror or e}") from None
         landed = True
         return digest
     finally:
         if bar is not None:
             bar.close()
-        _remove_quietly(tmp)
         if not landed and created is not None:
             _remove_empty_dirs(dest.parent, created)
 
@@ -206,15 +206,6 @@ def _remove_empty_dirs(folder: Path, stop: Path) -> None:
         p = p.parent
 
 
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError:
-        pass
-
-
 # --- archives -----------------------------------------------------------------------------------
 
 
@@ -234,12 +225,14 @@ def extract_member(zf: zipfile.ZipFile, spec: ModelSpec, dest: Path) -> str:
     if spec.size is not None and info.file_size != spec.size:
         raise DownloadError(f"{spec.name}: the archive holds {info.file_size} bytes, the published file has {spec.size}")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(dest)
-    try:
+    digest = ""
+
+    def extract(out: BinaryIO) -> None:
+        nonlocal digest
         h = hashlib.sha256()
         written = 0
         try:
-            with zf.open(info) as src, open(tmp, "xb") as out:
+            with zf.open(info) as src:
                 while True:
                     chunk = src.read(_CHUNK)
                     if not chunk:
@@ -249,8 +242,6 @@ def extract_member(zf: zipfile.ZipFile, spec: ModelSpec, dest: Path) -> str:
                         raise DownloadError(f"{spec.name}: archive member is larger than declared")
                     h.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
         except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as e:
             raise DownloadError(f"{spec.name}: cannot extract from the archive ({e})") from None
         digest = h.hexdigest()
@@ -258,10 +249,12 @@ def extract_member(zf: zipfile.ZipFile, spec: ModelSpec, dest: Path) -> str:
             raise DownloadError(f"{spec.name}: archive member truncated ({written} of {info.file_size} bytes)")
         if spec.sha256 and digest != spec.sha256.lower():
             raise DownloadError(f"{spec.name}: checksum mismatch in the archive: expected sha256 {spec.sha256}, got {digest}")
-        os.replace(tmp, dest)
-        return digest
-    finally:
-        _remove_quietly(tmp)
+
+    try:
+        atomic_write(dest, extract, make_parents=False)
+    except OSError as e:
+        raise DownloadError(f"{spec.name}: cannot extract from the archive ({e})") from None
+    return digest
 
 
 def _download_archive(
@@ -270,7 +263,7 @@ def _download_archive(
     """Fetch the zip once into the models dir, extract the wanted members, delete the zip."""
     folder = store.models_dir / archive.folder
     created = _first_missing_ancestor(folder)
-    zip_path = _temp_path(folder / archive.name)
+    zip_path = temp_path_for(folder / archive.name)
     results: dict[str, DownloadResult] = {}
     try:
         download_file(
@@ -297,7 +290,7 @@ def _download_archive(
         for spec in specs:
             results.setdefault(spec.name, DownloadResult(spec.name, store.path_for(spec.name), FAILED, str(e)))
     finally:
-        _remove_quietly(zip_path)
+        unlink_quiet(zip_path)
         if created is not None and not any(r.ok for r in results.values()):
             _remove_empty_dirs(folder, created)
     return results

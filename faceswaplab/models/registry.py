@@ -1,10 +1,17 @@
 """The registry of model files FaceSwapLab knows by name: where each one lives inside the
-models directory, what it is, where it can be fetched, and how to recognise the real file.
+models directory, what it is, where it can be fetched, and how to recognise the real file;
+and the swapper kinds, the facts a swap needs about each swapper model.
 
 Why a registry: a missing or damaged model must produce one message naming the file, its
 checksum and the command that fetches it, and `models download` must be able to verify what
 it fetched. A sha256 or size is recorded only where a public source states it (cited next to
 the value); where none was found the field is None and the file can only be "custom".
+
+Why swapper kinds are rows: every swapper has the same outer shape (`target` [1,3,S,S] and
+`source` [1,512] in, [1,3,S,S] out) and differs only in facts (crop side, alignment
+template, pixel scaling in and out, how the identity becomes `source`). With those facts in
+a row, the one swapper wrapper (swap/swapper.py), the boost, the masks and the restoration
+path read the row, and a new model is a new row.
 
 This module is pure data: importing it reads no file and touches no network.
 """
@@ -12,6 +19,8 @@ This module is pure data: importing it reads no file and touches no network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..errors import OptionsError
 
 # Kinds of model file. The signature each kind must have is checked in `signature.py`;
 # EXPECTED_SIGNATURES below is the human wording used in messages.
@@ -26,8 +35,89 @@ FACE = "face"  # face checkpoints (.safetensors), not ONNX: listed, never signat
 
 MODEL_KINDS: tuple[str, ...] = (SWAPPER, DETECTOR, RECOGNITION, GENDERAGE, LANDMARK, RESTORER, PARSER)
 
+# --- Swapper kinds -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PixelNorm:
+    """How a model sees RGB pixels: x = value / 255 goes in as (x - mean) / std, and what
+    comes out is read back as y * std + mean (then times 255). The default is plain 0..1."""
+
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    @property
+    def is_unit(self) -> bool:
+        return self.mean == (0.0, 0.0, 0.0) and self.std == (1.0, 1.0, 1.0)
+
+
+UNIT_RANGE = PixelNorm()  # x / 255 in, 0..1 out (inswapper)
+
+# How the source identity (an L2-normalised ArcFace embedding) becomes the `source` tensor.
+EMAP = "emap"  # normalise(embedding @ emap), emap = the swapper file's last initializer (512x512)
+EMBEDDING = "embedding"  # the embedding itself
+CONVERTER = "converter"  # a converter model file ([1,512] -> [1,512]) applied to the embedding
+SOURCE_METHODS = (EMAP, EMBEDDING, CONVERTER)
+
+
+@dataclass(frozen=True)
+class SourceEncoding:
+    """Models were trained on different identity vectors (a projected latent, the plain
+    embedding, a converter's output, normalised or not); feeding another one still runs but
+    swaps in the wrong face, so the row must say which."""
+
+    method: str = EMAP
+    converter: str | None = None  # the converter's file at the models-dir root (CONVERTER only)
+    normalise: bool = True  # L2-normalise the result
+
+
+@dataclass(frozen=True)
+class SwapperKind:
+    """One swapper kind: the facts the swap path reads (nothing else knows a model's size).
+
+    `template` names a five-point alignment in units of the crop side (geometry.TEMPLATES),
+    so the crop at `size * boost` px is the same alignment scaled. `target_input`,
+    `source_input` and `output` are the tensor names (a re-export with other names is read by
+    position: target first)."""
+
+    name: str
+    size: int
+    template: str
+    target_norm: PixelNorm = UNIT_RANGE
+    output_norm: PixelNorm = UNIT_RANGE
+    source: SourceEncoding = SourceEncoding()
+    target_input: str = "target"
+    source_input: str = "source"
+    output: str = "output"
+    description: str = ""
+
+    def crop_size(self, boost: int = 1) -> int:
+        return self.size * int(boost)
+
+
+SWAPPER_KINDS: tuple[SwapperKind, ...] = (
+    SwapperKind(
+        name="inswapper_128",
+        size=128,
+        template="arcface_128",
+        source=SourceEncoding(EMAP, normalise=True),
+        description="insightface inswapper (also its fp16 export: the precision is read from the file)",
+    ),
+)
+DEFAULT_SWAPPER_KIND = "inswapper_128"
+SWAPPER_SIZES: tuple[int, ...] = tuple(sorted({k.size for k in SWAPPER_KINDS}))
+
+
+def _swapper_signature() -> str:
+    if len(SWAPPER_SIZES) == 1:
+        s = SWAPPER_SIZES[0]
+        return f"2 inputs: target [1,3,{s},{s}] and source [1,512]; 1 output [1,3,{s},{s}]"
+    sizes = ", ".join(map(str, SWAPPER_SIZES))
+    return f"2 inputs: target [1,3,S,S] and source [1,512]; 1 output [1,3,S,S] (S = {sizes})"
+
+
 EXPECTED_SIGNATURES: dict[str, str] = {
-    SWAPPER: "2 inputs: target [1,3,128,128] and source [1,512]; 1 output [1,3,128,128]",
+    SWAPPER: _swapper_signature(),
     DETECTOR: "one 4-D image input [1,3,H,W]; 5 or more outputs (scores, boxes, keypoints per stride)",
     RECOGNITION: "input [N,3,112,112]; output [N,512]",
     GENDERAGE: "input [N,3,96,96]; output [N,3]",
@@ -64,6 +154,7 @@ class ModelSpec:
     required: bool
     archive: str | None = None
     description: str = ""
+    swapper_kind: str | None = None  # SWAPPER files: the SwapperKind row that runs it
 
     @property
     def filename(self) -> str:
@@ -133,6 +224,7 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         size=554_253_681,  # [DLC]
         required=True,
         description="insightface inswapper 128 (non-commercial research licence)",
+        swapper_kind="inswapper_128",
     ),
     ModelSpec(
         name="inswapper_128_fp16.onnx",
@@ -142,6 +234,7 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         size=277_680_638,  # [DLC]
         required=False,
         description="half-precision export of inswapper 128 (optional)",
+        swapper_kind="inswapper_128",
     ),
     ModelSpec(
         name="buffalo_l/det_10g.onnx",
@@ -214,3 +307,31 @@ def archive_for(name: str | None, archives: tuple[ArchiveSpec, ...] | list[Archi
         if arch.name == name:
             return arch
     return None
+
+
+def swapper_kind(name: str) -> SwapperKind | None:
+    key = name.strip().lower()
+    return next((k for k in SWAPPER_KINDS if k.name == key), None)
+
+
+def swapper_kind_for(filename: str, declared: str | None = None) -> SwapperKind:
+    """The kind that runs a swapper file: `declared` (the user's --swapper-type) wins, then
+    the registry's row for a known file name, then the default kind (while one kind is
+    known, every file that passes the swapper signature check is of that kind).
+    Raises OptionsError for an unknown declared kind."""
+    if declared:
+        kind = swapper_kind(declared)
+        if kind is None:
+            known = ", ".join(k.name for k in SWAPPER_KINDS)
+            raise OptionsError(f"unknown swapper type {declared!r}; known: {known}")
+        return kind
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    spec = next((s for s in KNOWN_MODELS if s.kind == SWAPPER and s.filename == base), None)
+    kind = swapper_kind(spec.swapper_kind) if spec is not None and spec.swapper_kind else None
+    return kind or _default_kind()
+
+
+def _default_kind() -> SwapperKind:
+    kind = swapper_kind(DEFAULT_SWAPPER_KIND)
+    assert kind is not None, "DEFAULT_SWAPPER_KIND names a row of SWAPPER_KINDS"
+    return kind

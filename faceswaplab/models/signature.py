@@ -24,6 +24,7 @@ from .registry import (
     RECOGNITION,
     RESTORER,
     SWAPPER,
+    SWAPPER_SIZES,
 )
 
 # ONNX TensorProto element types used here (values fixed by the ONNX spec).
@@ -88,15 +89,18 @@ def check_signature(path: str | os.PathLike[str], kind: str) -> str | None:
 
 
 def _check_swapper(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str | None:
+    # The crop side must be one a swapper kind declares (registry.SWAPPER_KINDS): a file of
+    # another size would pass here and then fail inside ONNX Runtime.
     if len(inputs) != 2:
         return f"{len(inputs)} input(s) {_list(inputs)}"
-    if not _fits(inputs[0].shape, (1, 3, 128, 128), fixed=(2, 3)):
+    size = next((s for s in SWAPPER_SIZES if _fits(inputs[0].shape, (1, 3, s, s), fixed=(2, 3))), None)
+    if size is None:
         return f"first input is {inputs[0].describe()}"
     if not _fits(inputs[1].shape, (1, 512)):
         return f"second input is {inputs[1].describe()}"
     if len(outputs) != 1:
         return f"{len(outputs)} output(s) {_list(outputs)}"
-    if not _fits(outputs[0].shape, (1, 3, 128, 128)):
+    if not _fits(outputs[0].shape, (1, 3, size, size)):
         return f"output is {outputs[0].describe()}"
     return None
 

@@ -1,45 +1,48 @@
-"""Find model files, tell whether each is usable, and explain what to do when it is not.
+"""Tell whether each model file is usable, and explain what to do when it is not.
 
 Why this shape:
-- One models directory, chosen by a fixed precedence (`resolve_models_dir`), always an
-  absolute path: never relative to the working directory or the repository, because the
-  web-ui, the CLI and tests all start from different folders.
 - A file's status is decided by its sha256 (verified), else by its inputs/outputs (custom:
   used with one warning; corrupt: refused), so a damaged download is refused up front with
   a message instead of failing inside ONNX Runtime.
-- Hashing a 554 MB file at every start is too slow, so digests (and signature results) are
-  cached by absolute path, size and mtime in `.faceswaplab-digests.json` in the models dir.
+- Digests and signature results are cached (`digests`), so a start does not re-hash.
+- Where the directory is and what a name points to is `paths`; this module adds the checks
+  and the messages on top.
 - Nothing here touches the network or loads a model into a session.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shlex
-import sys
-import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from ..errors import ModelCorruptError, ModelMissingError, OptionsError
-from .registry import (
-    FOLDER_KINDS,
-    KNOWN_ARCHIVES,
-    KNOWN_MODELS,
-    MODEL_KINDS,
-    ArchiveSpec,
-    ModelSpec,
-)
+from ..errors import ModelCorruptError, ModelMissingError
+from .digests import CACHE_NAME, cache_for, sha256_file
+from .paths import ModelDir, default_models_dir, resolve_models_dir, resolve_models_dir_with_source
+from .registry import FOLDER_KINDS, KNOWN_ARCHIVES, KNOWN_MODELS, MODEL_KINDS, ArchiveSpec, ModelSpec
+
+__all__ = [
+    "CACHE_NAME",
+    "CORRUPT",
+    "CUSTOM",
+    "DOWNLOAD_COMMAND",
+    "MISSING",
+    "STATES",
+    "VERIFIED",
+    "ModelStatus",
+    "ModelStore",
+    "default_models_dir",
+    "resolve_models_dir",
+    "resolve_models_dir_with_source",
+]
 
 log = logging.getLogger("faceswaplab")
 
-ENV_VAR = "FACESWAPLAB_MODELS"
-CACHE_NAME = ".faceswaplab-digests.json"
 DOWNLOAD_COMMAND = "python -m faceswaplab models download"
 
 VERIFIED = "verified"
@@ -48,75 +51,9 @@ CORRUPT = "corrupt"
 MISSING = "missing"
 STATES = (VERIFIED, CUSTOM, CORRUPT, MISSING)
 
-# Where the models directory came from (shown by `models` and in messages).
-SOURCE_EXPLICIT = "command line"
-SOURCE_ENV = ENV_VAR
-SOURCE_HOST = "web-ui models path"
-SOURCE_DEFAULT = "per-user default"
-
-_HASH_CHUNK = 1 << 20
-
-
-# --- where the models directory is -----------------------------------------------------------
-
-
-def default_models_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
-    """The per-user data folder for models: never inside the repository or the cwd, so it
-    survives reinstalls and does not depend on where the program was started."""
-    env = os.environ if env is None else env
-    platform = sys.platform if platform is None else platform
-    home = Path(os.path.expanduser("~"))
-    if platform.startswith("win"):
-        base = env.get("LOCALAPPDATA") or ""
-        root = Path(base) if base and os.path.isabs(base) else home / "AppData" / "Local"
-        return root / "faceswaplab" / "models"
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "faceswaplab" / "models"
-    xdg = env.get("XDG_DATA_HOME") or ""
-    # The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
-    root = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".local" / "share"
-    return root / "faceswaplab" / "models"
-
-
-def resolve_models_dir_with_source(
-    explicit: str | os.PathLike[str] | None,
-    env: Mapping[str, str] | None = None,
-    host_default: Path | None = None,
-) -> tuple[Path, str]:
-    """`resolve_models_dir` plus which rule picked it (for messages and `models --json`)."""
-    env = os.environ if env is None else env
-    if explicit is not None and str(explicit).strip():
-        # Only a path the user typed may be relative: it means "relative to where I am now".
-        p = Path(os.path.expanduser(str(explicit).strip()))
-        return Path(os.path.abspath(p)), SOURCE_EXPLICIT
-    from_env = (env.get(ENV_VAR) or "").strip()
-    if from_env:
-        p = Path(os.path.expanduser(from_env))
-        if not p.is_absolute():
-            raise OptionsError(
-                f"{ENV_VAR} must be an absolute path (or start with ~), got {from_env!r}: "
-                "a relative path would change meaning with the working directory"
-            )
-        return Path(os.path.normpath(p)), SOURCE_ENV
-    if host_default is not None:
-        p = Path(os.path.expanduser(os.fspath(host_default)))
-        if not p.is_absolute():
-            raise ValueError(f"host_default must be absolute, got {host_default!r}")
-        return Path(os.path.normpath(p)), SOURCE_HOST
-    return default_models_dir(env), SOURCE_DEFAULT
-
-
-def resolve_models_dir(
-    explicit: str | os.PathLike[str] | None,
-    env: Mapping[str, str] | None = None,
-    host_default: Path | None = None,
-) -> Path:
-    """explicit (`--models-dir` / `--faceswaplab-models-dir`) > $FACESWAPLAB_MODELS >
-    host_default (the web-ui's `<models_path>/faceswaplab`) > per-user default. Always absolute."""
-    return resolve_models_dir_with_source(explicit, env, host_default)[0]
-
-
-# --- status of one file -------------------------------------------------------------------------
+# The custom files already warned about (path, sha256): the warning is logged once each.
+_WARNED: set[tuple[str, str | None]] = set()
+_WARNED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -146,113 +83,10 @@ class ModelStatus:
         return d
 
 
-def sha256_file(path: Path) -> str:
-    """Stream the file through sha256 (module-level so tests can count calls)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_HASH_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_signature(path: Path, kind: str) -> str | None:
     from .signature import check_signature  # lazy: onnx is imported only when needed
 
     return check_signature(path, kind)
-
-
-# --- digest cache -------------------------------------------------------------------------------
-
-# One lock for every cache (and the warned-once set): held only around dict access and
-# the small JSON write, never while hashing or parsing a model.
-_LOCK = threading.Lock()
-_CACHES: dict[str, "_DigestCache"] = {}
-_WARNED: set[tuple[str, str | None]] = set()
-
-
-class _DigestCache:
-    """sha256 and signature results by absolute path, valid while size and mtime_ns hold.
-
-    Persisted as JSON in the models dir (written to a temp file then os.replace'd, so a
-    crash never leaves half a file); if the folder is not writable it stays in memory."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.persistent = True
-        self._load()
-
-    def _load(self) -> None:
-        try:
-            data = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        files = data.get("files") if isinstance(data, dict) else None
-        if not isinstance(files, dict):
-            return
-        for key, e in files.items():
-            if (
-                isinstance(e, dict)
-                and isinstance(e.get("size"), int)
-                and isinstance(e.get("mtime_ns"), int)
-                and os.path.exists(key)  # drop entries of files that are gone
-            ):
-                self.entries[key] = e
-
-    def lookup(self, key: str, size: int, mtime_ns: int) -> dict[str, Any] | None:
-        with _LOCK:
-            e = self.entries.get(key)
-            if e is None or e.get("size") != size or e.get("mtime_ns") != mtime_ns:
-                return None
-            return dict(e)
-
-    def update(self, key: str, size: int, mtime_ns: int, **fields: Any) -> None:
-        with _LOCK:
-            e = self.entries.get(key)
-            if e is None or e.get("size") != size or e.get("mtime_ns") != mtime_ns:
-                e = {"size": size, "mtime_ns": mtime_ns}  # stale: start again
-            if "signatures" in fields:
-                sigs = dict(e.get("signatures") or {})
-                sigs.update(fields.pop("signatures"))
-                e["signatures"] = sigs
-            e.update(fields)
-            self.entries[key] = e
-            self._save_locked()
-
-    def _save_locked(self) -> None:
-        if not self.persistent or not self.file.parent.is_dir():
-            return
-        payload = json.dumps({"version": 1, "files": self.entries}, indent=1, sort_keys=True)
-        tmp_name = None
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix=".faceswaplab-digests.", suffix=".tmp", dir=self.file.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(payload)
-            os.replace(tmp_name, self.file)
-            tmp_name = None
-        except OSError as e:
-            self.persistent = False
-            log.debug("faceswaplab: digest cache not written (%s); keeping it in memory", e)
-        finally:
-            if tmp_name is not None:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
-
-
-def _cache_for(models_dir: Path) -> _DigestCache:
-    key = str(models_dir)
-    with _LOCK:
-        cache = _CACHES.get(key)
-    if cache is not None:
-        return cache
-    fresh = _DigestCache(models_dir / CACHE_NAME)  # reads the file outside the lock
-    with _LOCK:
-        return _CACHES.setdefault(key, fresh)
-
-
-# --- the store ----------------------------------------------------------------------------------
 
 
 def _shell_quote(text: str) -> str:
@@ -261,11 +95,9 @@ def _shell_quote(text: str) -> str:
     return shlex.quote(text)
 
 
-class ModelStore:
-    """The model files of one models directory.
-
-    `specs`/`archives` default to the registry; tests pass their own (URLs on 127.0.0.1,
-    the hash of a stand-in file). `source` says how the directory was chosen."""
+class ModelStore(ModelDir):
+    """The model files of one models directory, with their status (see `ModelDir` for the
+    constructor: the directory, the specs and archives, and how it was chosen)."""
 
     def __init__(
         self,
@@ -275,121 +107,11 @@ class ModelStore:
         archives: Sequence[ArchiveSpec] = KNOWN_ARCHIVES,
         source: str | None = None,
     ) -> None:
-        p = Path(os.path.expanduser(os.fspath(models_dir)))
-        if not p.is_absolute():
-            # The store never guesses against the cwd: callers resolve first.
-            raise ValueError(f"models_dir must be absolute (use resolve_models_dir), got {models_dir!r}")
-        self.models_dir = Path(os.path.normpath(p))
-        self.specs: tuple[ModelSpec, ...] = tuple(specs)
-        self.archives: tuple[ArchiveSpec, ...] = tuple(archives)
-        self.source = source
-        self._cache = _cache_for(self.models_dir)
-
-    @classmethod
-    def from_options(
-        cls,
-        explicit: str | os.PathLike[str] | None = None,
-        env: Mapping[str, str] | None = None,
-        host_default: Path | None = None,
-    ) -> "ModelStore":
-        path, source = resolve_models_dir_with_source(explicit, env, host_default)
-        return cls(path, source=source)
+        super().__init__(models_dir, specs=specs, archives=archives, source=source)
+        self._cache = cache_for(self.models_dir)
 
     def __repr__(self) -> str:
         return f"ModelStore({str(self.models_dir)!r})"
-
-    # -- names and paths --
-
-    def spec_for(self, name: str) -> ModelSpec | None:
-        key = name.replace("\\", "/").strip("/")
-        for spec in self.specs:
-            if spec.name == key:
-                return spec
-        return None
-
-    def path_for(self, name: str) -> Path:
-        """Where a file named relative to the models dir lives (no '..', no absolute path:
-        a name can never point outside the models directory)."""
-        rel = name.replace("\\", "/").strip()
-        parts = [p for p in rel.split("/") if p not in ("", ".")]
-        if not parts or any(p == ".." for p in parts) or os.path.isabs(rel) or ":" in parts[0]:
-            raise OptionsError(f"model name {name!r} must be a file name inside the models directory")
-        return self.models_dir.joinpath(*parts)
-
-    def folder_for(self, kind: str) -> Path:
-        if kind not in FOLDER_KINDS:
-            raise ValueError(f"kind {kind!r} has no folder; folders exist for {', '.join(FOLDER_KINDS)}")
-        return self.models_dir / FOLDER_KINDS[kind][0]
-
-    def list_dir(self, kind: str) -> list[Path]:
-        """The files a user dropped in the kind's folder (sorted, hidden and partial files skipped)."""
-        folder = self.folder_for(kind)
-        suffix = FOLDER_KINDS[kind][1]
-        try:
-            entries = list(folder.iterdir())
-        except OSError:
-            return []
-        files = [p for p in entries if p.suffix.lower() == suffix and not p.name.startswith(".") and p.is_file()]
-        return sorted(files, key=lambda p: (p.name.lower(), p.name))
-
-    def resolve_file(self, name_or_path: str | os.PathLike[str], kind: str) -> Path:
-        """A bare name ('GFPGANv1.4.onnx', or without the suffix) is looked up in the kind's
-        folder; anything with a directory part is an explicit path the user typed."""
-        text = os.fspath(name_or_path).strip()
-        if not text:
-            raise OptionsError(f"empty {kind} name")
-        if os.path.isabs(os.path.expanduser(text)) or "/" in text or "\\" in text or text.startswith("~"):
-            return Path(os.path.abspath(os.path.expanduser(text)))
-        if text in (".", ".."):
-            raise OptionsError(f"{kind} name {text!r} is not a file name")
-        if kind in FOLDER_KINDS:
-            folder = self.folder_for(kind)
-            suffix = FOLDER_KINDS[kind][1]
-            candidate = folder / text
-            if not candidate.exists() and not text.lower().endswith(suffix):
-                with_suffix = folder / (text + suffix)
-                if with_suffix.exists():
-                    return with_suffix
-            return candidate
-        return self.path_for(text)
-
-    def _locate(self, name_or_path: str | os.PathLike[str], kind: str | None) -> tuple[str, Path, ModelSpec | None, str | None]:
-        """(display name, path, spec or None, kind) for anything a caller may pass."""
-        text = os.fspath(name_or_path)
-        spec = self.spec_for(text)
-        if spec is not None and (kind is None or kind == spec.kind):
-            return spec.name, self.path_for(spec.name), spec, spec.kind
-        if kind in FOLDER_KINDS:
-            path = self.resolve_file(text, kind)
-        elif os.path.isabs(os.path.expanduser(text)):
-            path = Path(os.path.abspath(os.path.expanduser(text)))
-        else:
-            path = self.path_for(text)
-        spec = self._spec_by_filename(path, kind)
-        if kind is None:
-            kind = spec.kind if spec is not None else self._kind_from_folder(path)
-        return self._display_name(path), path, spec, kind
-
-    def _spec_by_filename(self, path: Path, kind: str | None) -> ModelSpec | None:
-        """A known file given by an explicit path still gets its checksum compared."""
-        for spec in self.specs:
-            if path == self.path_for(spec.name) or (
-                spec.filename == path.name and (kind is None or kind == spec.kind)
-            ):
-                return spec
-        return None
-
-    def _kind_from_folder(self, path: Path) -> str | None:
-        for kind, (folder, _suffix) in FOLDER_KINDS.items():
-            if path.parent == self.models_dir / folder:
-                return kind
-        return None
-
-    def _display_name(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.models_dir).as_posix()
-        except ValueError:
-            return str(path)
 
     # -- status --
 
@@ -504,7 +226,7 @@ class ModelStore:
 
     def _warn_custom_once(self, st: ModelStatus) -> None:
         key = (str(st.path), st.sha256)
-        with _LOCK:
+        with _WARNED_LOCK:
             if key in _WARNED:
                 return
             _WARNED.add(key)
@@ -571,12 +293,3 @@ class ModelStore:
         else:
             fix = "Delete it or replace it with a working file"
         return f"Model file {st.path} cannot be used: {st.reason}. {fix}"
-
-
-def iter_missing_required(store: ModelStore) -> Iterable[ModelStatus]:
-    """Required known files that are not usable (what `models download` would fetch)."""
-    for spec in store.specs:
-        if spec.required:
-            st = store.status(spec.name)
-            if not st.usable:
-                yield st

@@ -3,7 +3,8 @@
 The face is interpolated as few times as possible, every move between spaces being one
 composed affine warp (geometry.py conventions):
 
-    image --M_s--> swap crop (128 * boost px): the swap, parsing masks, the original mouth
+    image --M_s--> swap crop (S * boost px, S and the template from the swapper's kind):
+                   the swap, parsing masks, the original mouth
           --M_f . M_s^-1--> FFHQ-aligned restorer space (restorer's own size): restoration,
                             colour correction, sharpening
           --M_f^-1--> the image, inside the swap crop's ROI only, with a float mask.
@@ -11,12 +12,15 @@ composed affine warp (geometry.py conventions):
 Without a restorer the second step is skipped and the swap crop goes straight back. The
 mask (box mask, min the parsing mask) is built once in swap-crop space and warped into the
 image directly with M_s, so it never depends on the restorer's space.
+
+The models come from a `SwapModels` (the Engine is one): this module sits below the engine
+and never imports it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -27,14 +31,24 @@ from ..enhance import adjust, parsing
 from ..enhance.interfaces import is_aligned_restorer
 from ..enhance.upscale import upscale_aligned
 from . import boost as polyphase
+from .swapper import Swapper
 
 if TYPE_CHECKING:
     from ..analysis.face import Face
-    from ..engine import Engine
     from ..identity import Identity
     from ..options import EnhanceOptions, UnitOptions
 
-CROP = 128
+
+class SwapModels(Protocol):
+    """The models one face swap loads, by name (a missing file raises ModelMissingError)."""
+
+    def swapper(self) -> Swapper: ...
+
+    def restorer(self, name: str) -> Any: ...
+
+    def parser(self, name: str) -> parsing.FaceParser: ...
+
+    def upscaler(self, name: str) -> Any: ...
 
 
 @dataclass
@@ -51,25 +65,25 @@ class _Models:
     upscaler: Any = None
 
 
-def _models(engine: "Engine", enh: "EnhanceOptions") -> _Models:
+def _models(source: SwapModels, enh: "EnhanceOptions") -> _Models:
     """Resolve every enhancement model up front: a missing file fails before any pixel changes."""
     return _Models(
-        restorer=engine.restorer(enh.restorer) if enh.restorer else None,
-        parser=engine.parser(enh.parser) if enh.parser else None,
-        upscaler=engine.upscaler(enh.upscale) if enh.upscale else None,
+        restorer=source.restorer(enh.restorer) if enh.restorer else None,
+        parser=source.parser(enh.parser) if enh.parser else None,
+        upscaler=source.upscaler(enh.upscale) if enh.upscale else None,
     )
 
 
-def swap_face(engine: "Engine", rgb: np.ndarray, face: "Face", ident: "Identity", opts: "UnitOptions") -> SwapOutcome:
+def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identity", opts: "UnitOptions") -> SwapOutcome:
     """Swap `face` in `rgb` (modified in place) with the identity, inside the face's ROI only."""
     enh = opts.enhance
-    size = CROP * enh.boost
-    m_s = geometry.align_matrix(face.kps, size)
+    swapper = source.swapper()
+    size = swapper.crop_size(enh.boost)
+    m_s = swapper.matrix(face.kps, enh.boost)
     roi = geometry.roi_of_aligned(m_s, size, rgb.shape)
     if roi is None:
         return SwapOutcome(None, None)
-    swapper = engine.swapper()
-    models = _models(engine, enh)
+    models = _models(source, enh)
     notes: list[str] = []
 
     # 1. parse the target face (once, before the swap): the mask regions and its mouth

@@ -1,7 +1,8 @@
 """The standalone app (`python -m faceswaplab ui`): a gradio Blocks built from the same parts
-as the web-ui. The Swap tab's face units are `components.unit_panel` (the accordion's units,
-from the same `spec` table, parsed by the same `spec.unit_options` into UnitOptions for
-`pipeline.swap_image`); the other tabs are the web-ui's FaceSwapLab tab (`tab.build_tabs`:
+as the web-ui. The Swap tab's face units and post-processing are `components.unit_panel` /
+`post_panel` (the accordion's controls, generated from the options' metadata and parsed by
+the same `forms.unit_options` into UnitOptions and PostOptions for `pipeline.swap_image`);
+the other tabs are the web-ui's FaceSwapLab tab (`tab.build_tabs`:
 checkpoints, compare, extract, analyse, batch and dataset with progress and Stop).
 
 The app runs on the gradio in requirements-app.txt. It binds to 127.0.0.1 unless told
@@ -18,12 +19,15 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from .. import __version__
+from ..choices import models_notice
+from ..choices import providers as choice_providers
 from ..errors import BadInputError, FaceSwapLabError
-from ..options import UnitOptions
-from . import batch_panel, components, spec, tab
+from ..options import PostOptions, UnitOptions
+from ..options import forms
+from . import batch_panel, components, tab
 
 APP_ID = "faceswaplab_app"
 TITLE = "FaceSwapLab"
@@ -51,47 +55,12 @@ def require_gradio(install_hint: str = "pip install -r requirements-app.txt") ->
     return gradio
 
 
-def choice_providers(engine: Any) -> dict[str, Callable[[], Sequence[str]]]:
-    """The dropdowns' choices outside the web-ui: files in the models directory only."""
-    from ..checkpoints import checkpoint_names
-
-    def checkpoints() -> list[str]:
-        return checkpoint_names(engine.store, folder=engine.options.faces_dir)
-
-    def parsers() -> list[str]:
-        return [p.name for p in engine.store.list_dir("parser")]
-
-    return {
-        "checkpoints": checkpoints,
-        "unit_restorers": engine.restorer_names,
-        "unit_upscalers": engine.upscaler_names,
-        "parsers": parsers,
-        "host_restorers": lambda: [],
-        "host_upscalers": lambda: [],
-    }
-
-
 def checkpoints_dir(engine: Any) -> Path:
     if engine.options.faces_dir:
         return Path(engine.options.faces_dir)
     from ..checkpoints import checkpoint_folder
 
     return checkpoint_folder(engine.store)
-
-
-def models_notice(engine: Any) -> str:
-    """A visible line when the swapper or the detector file is missing (no hashing here)."""
-    try:
-        d = engine.store.models_dir
-        missing = [n for n in (engine.options.swapper, "buffalo_l/det_10g.onnx", "buffalo_l/w600k_r50.onnx") if not (d / n).is_file()]
-    except Exception as e:
-        return f"**Models:** {e}"
-    if not missing:
-        return ""
-    return (
-        f"**Model file(s) missing:** {', '.join(f'`{m}`' for m in missing)} in `{d}`. Put them there (see README, "
-        f'"Models") or run `python -m faceswaplab models download --models-dir "{d}"`, then restart the app.'
-    )
 
 
 class ResultFiles:
@@ -124,23 +93,30 @@ def units_from_values(unit_values: Sequence[Mapping[str, Any]]) -> list[UnitOpti
     """The Swap tab's unit controls -> UnitOptions (disabled units keep their place, and
     their half-filled controls are not validated), as the web-ui accordion does."""
     return [
-        spec.unit_options(v, where=f"unit {i + 1}") if v.get("enabled") else UnitOptions(enabled=False)
+        forms.unit_options(v, where=f"unit {i + 1}") if v.get("enabled") else UnitOptions(enabled=False)
         for i, v in enumerate(unit_values)
     ]
 
 
-def do_swap(engine: Any, target: Any, unit_values: Sequence[Mapping[str, Any]], results: ResultFiles) -> tuple[Optional[str], str, Any]:
+def do_swap(
+    engine: Any,
+    target: Any,
+    unit_values: Sequence[Mapping[str, Any]],
+    results: ResultFiles,
+    post_values: Optional[Mapping[str, Any]] = None,
+) -> tuple[Optional[str], str, Any]:
     """(result file or None, message, report dict). Expected errors become the message."""
     from ..pipeline import swap_image
 
     try:
-        img = spec.image_value(target, "target image")
+        img = forms.image_value(target, "target image")
         if img is None:
             return None, "Give a target image.", None
         units = units_from_values(unit_values)
         if not any(u.enabled and u.has_source for u in units):
             return None, "Enable a face unit and give it a source face (a photo or a face checkpoint).", None
-        result = swap_image(img, units, engine=engine)
+        post = PostOptions.from_dict({k: v for k, v in (post_values or {}).items() if v is not None})
+        result = swap_image(img, units, post, engine=engine)
     except FaceSwapLabError as e:
         return None, f"**Not swapped:** {components.md_escape(e.message)}", None
     report = result.report
@@ -158,14 +134,14 @@ def do_swap(engine: Any, target: Any, unit_values: Sequence[Mapping[str, Any]], 
 def build_app(
     engine: Any,
     *,
-    n_units: int = spec.DEFAULT_UNITS,
+    n_units: int = forms.DEFAULT_UNITS,
     output_root: Optional[Path] = None,
     results: Optional[ResultFiles] = None,
 ) -> Any:
     """The app's gr.Blocks: a Swap tab (target, N face units, result and report), then the
     FaceSwapLab tab's sub-tabs (checkpoints, compare, extract, analyse, batch, dataset)."""
     gr = components.gradio()
-    n_units = max(1, min(spec.MAX_UNITS, int(n_units)))
+    n_units = max(1, min(forms.MAX_UNITS, int(n_units)))
     providers = choice_providers(engine)
     results = results or ResultFiles()
     root = Path(output_root) if output_root is not None else Path(os.path.abspath("faceswaplab-output"))
@@ -197,15 +173,19 @@ def build_app(
                             unit_comps += components.unit_panel(
                                 i, id_prefix=APP_ID, providers=providers, defaults={"enabled": i == 0}
                             )
+                    with gr.Tab("Post-processing", elem_id=f"{APP_ID}_post_tab"):
+                        post_comps = components.post_panel(id_prefix=APP_ID, providers=providers)
             tab.build_tabs(engine=get_engine, providers=providers, checkpoints_dir=lambda: checkpoints_dir(engine), jobs=hooks)
 
-        per = len(spec.UNIT_FIELDS)
+        names = forms.unit_field_names()
+        per = len(names)
 
         def run_swap(target_value: Any, *values: Any) -> tuple[Any, str, Any]:
-            unit_values = [dict(zip(spec.unit_field_names(), values[i * per : (i + 1) * per])) for i in range(n_units)]
-            return do_swap(engine, target_value, unit_values, results)
+            unit_values = [dict(zip(names, values[i * per : (i + 1) * per])) for i in range(n_units)]
+            post_values = dict(zip(forms.post_field_names(), values[n_units * per :]))
+            return do_swap(engine, target_value, unit_values, results, post_values)
 
-        swap.click(run_swap, inputs=[target] + unit_comps, outputs=[result, message, report])
+        swap.click(run_swap, inputs=[target] + unit_comps + post_comps, outputs=[result, message, report])
     return demo
 
 
@@ -225,7 +205,7 @@ def launch(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     share: bool = False,
-    n_units: int = spec.DEFAULT_UNITS,
+    n_units: int = forms.DEFAULT_UNITS,
     output_root: Optional[Path] = None,
     block: bool = True,
 ) -> Any:

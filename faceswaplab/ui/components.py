@@ -6,15 +6,19 @@ standalone app (current gradio). Everything version-specific lives here:
 - `gr.update` (3.x and 4.x) vs returning a component (newer releases)
 - Dropdown values outside the choices warn in 4+ unless `allow_custom_value=True`
 
-The builders return components in the exact order of `spec.UNIT_FIELDS` / `POST_FIELDS` /
-`JOB_FIELDS`; buttons (refresh) are never part of the returned list.
+Every control is generated from an option's field metadata (`make(control, ...)`, the
+controls listed by `faceswaplab.options.forms`); the builders return components in the
+positional contract's order (`forms.unit_controls()`, `post_controls()`, `job_controls()`),
+and buttons (refresh) are never part of the returned list.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from . import spec
+from ..options import forms
+from ..options.meta import CHECKBOX, CHECKBOXGROUP, DROPDOWN, FILES, IMAGE, INT, NUMBER, RADIO, SLIDER, TEXT
+from ..options.forms import NONE, Control
 
 ChoiceProviders = Mapping[str, Callable[[], Sequence[str]]]
 
@@ -94,51 +98,67 @@ def refresh_button(elem_id: str | None = None) -> Any:
     return gr.Button(value="\U0001f504", elem_id=elem_id, elem_classes=["faceswaplab-refresh"], scale=0, min_width=40)
 
 
-def _choices(field: spec.Field, providers: ChoiceProviders | None) -> list[str]:
-    if field.choices is not None:
-        return [str(c) for c in field.choices]
-    out = [spec.NONE]
-    if field.dynamic_choices and providers and field.dynamic_choices in providers:
+def _choices(control: Control, providers: ChoiceProviders | None) -> list[str]:
+    fixed = control.form_choices()
+    if fixed is not None:
+        return fixed
+    key = control.meta.dynamic
+    out = [NONE] if control.meta.kind == DROPDOWN and control.default is None else []
+    if key and providers and key in providers:
         try:
-            out += [c for c in providers[field.dynamic_choices]() if c != spec.NONE]
+            out += [c for c in providers[key]() if c != NONE and c not in out]
         except Exception:  # a broken provider must not break the UI
             pass
     return out
 
 
-def make(field: spec.Field, value: Any, elem_id: str | None, providers: ChoiceProviders | None, visible: bool = True) -> Any:
-    """One gradio component for one spec field."""
+def make(control: Control, value: Any, elem_id: str | None, providers: ChoiceProviders | None, visible: bool = True) -> Any:
+    """One gradio component for one option, from its metadata (label, help, range, choices)."""
     gr = gradio()
+    m = control.meta
     common: dict[str, Any] = {"elem_id": elem_id, "visible": visible}
-    if field.info and field.kind not in (spec.IMAGE, spec.FILES):
-        common["info"] = field.info
-    k = field.kind
-    if k == spec.CHECKBOX:
-        return gr.Checkbox(label=field.label, value=bool(value), **common)
-    if k == spec.IMAGE:
-        return image(field.label, elem_id=elem_id, visible=visible)
-    if k == spec.FILES:
-        return files(field.label, elem_id=elem_id, visible=visible)
-    if k == spec.DROPDOWN:
-        return dropdown(field.label, _choices(field, providers), value, **common)
-    if k == spec.NUMBER:
-        return gr.Number(label=field.label, value=value, precision=0 if (field.step or 1) >= 1 else None, **common)
-    if k == spec.TEXT:
-        return gr.Textbox(label=field.label, value=value, lines=1, max_lines=1, **common)
-    if k == spec.SLIDER:
-        return gr.Slider(label=field.label, minimum=field.minimum, maximum=field.maximum, step=field.step, value=value, **common)
-    if k == spec.RADIO:
-        return gr.Radio(label=field.label, choices=_choices(field, providers), value=str(value), **common)
-    if k == spec.CHECKBOXGROUP:
-        return gr.CheckboxGroup(label=field.label, choices=_choices(field, providers), value=list(value or ()), **common)
-    raise ValueError(f"unknown control kind {k!r} for {field.name}")
+    if m.help and m.kind not in (IMAGE, FILES):
+        common["info"] = m.help
+    k = m.kind
+    if k == CHECKBOX:
+        return gr.Checkbox(label=m.label, value=bool(value), **common)
+    if k == IMAGE:
+        return image(m.label, elem_id=elem_id, visible=visible)
+    if k == FILES:
+        return files(m.label, elem_id=elem_id, visible=visible)
+    if k == DROPDOWN:
+        return dropdown(m.label, _choices(control, providers), value, **common)
+    if k == NUMBER:
+        return gr.Number(label=m.label, value=value, precision=0 if m.value == INT else None, **common)
+    if k == TEXT:
+        return gr.Textbox(label=m.label, value=value, lines=1, max_lines=1, **common)
+    if k == SLIDER:
+        return gr.Slider(label=m.label, minimum=m.minimum, maximum=m.maximum, step=m.step, value=value, **common)
+    if k == RADIO:
+        return gr.Radio(label=m.label, choices=_choices(control, providers), value=str(value), **common)
+    if k == CHECKBOXGROUP:
+        return gr.CheckboxGroup(label=m.label, choices=_choices(control, providers), value=list(value or ()), **common)
+    raise ValueError(f"unknown control kind {k!r} for {control.name}")
 
 
-def _wire_refresh(button: Any, component: Any, field: spec.Field, providers: ChoiceProviders | None) -> None:
+def _wire_refresh(button: Any, component: Any, control: Control, providers: ChoiceProviders | None) -> None:
     def refresh() -> Any:
-        return update(choices=_choices(field, providers))
+        return update(choices=_choices(control, providers))
 
     button.click(fn=refresh, inputs=[], outputs=[component])
+
+
+def control(c: Control, *, elem_id: str, providers: ChoiceProviders | None, value: Any = None, visible: bool = True) -> Any:
+    """`make` with the control's starting value, and a refresh button beside a dropdown whose
+    choices come from the models folder (files added while the UI runs show up)."""
+    gr = gradio()
+    value = c.form_default if value is None else value
+    if c.meta.dynamic and visible and c.meta.kind == DROPDOWN:
+        with gr.Row():
+            comp = make(c, value, elem_id, providers)
+            _wire_refresh(refresh_button(f"{elem_id}_refresh"), comp, c, providers)
+        return comp
+    return make(c, value, elem_id, providers, visible=visible)
 
 
 GROUP_TITLES = {"source": "Source", "target": "Target faces", "quality": "Quality", "advanced": "Advanced"}
@@ -152,46 +172,41 @@ def unit_panel(
     defaults: Mapping[str, Any] | None = None,
     hidden: Sequence[str] = (),
 ) -> list[Any]:
-    """The controls of face unit `index` (0-based), in `spec.UNIT_FIELDS` order. Fields named
-    in `hidden` are built invisible (their value still arrives: a folder job's one unit is
-    always enabled, say)."""
+    """The controls of face unit `index` (0-based), in `forms.unit_controls()` order. Fields
+    named in `hidden` are built invisible (their value still arrives: a folder job's one unit
+    is always enabled, say)."""
     gr = gradio()
     defaults = defaults or {}
+    ctrls = forms.unit_controls()
     made: dict[str, Any] = {}
-    for group in ("source", "target", "quality", "advanced"):
-        fields = [f for f in spec.UNIT_FIELDS if f.group == group]
-        if not fields:
-            continue
-        ctx = gr.Group() if group == "source" else gr.Accordion(GROUP_TITLES[group], open=group == "target")
+    groups = list(dict.fromkeys(c.meta.group for c in ctrls))
+    for group in [g for g in GROUP_TITLES if g in groups] + [g for g in groups if g not in GROUP_TITLES]:
+        members = [c for c in ctrls if c.meta.group == group]
+        ctx = gr.Group() if group == "source" else gr.Accordion(GROUP_TITLES.get(group, group.capitalize()), open=group == "target")
         with ctx:
-            for f in fields:
-                value = defaults.get(f.name, f.default)
-                eid = f"{id_prefix}_unit{index + 1}_{f.name}"
-                visible = f.name not in hidden
-                if f.dynamic_choices and visible:
-                    with gr.Row():
-                        made[f.name] = make(f, value, eid, providers)
-                        _wire_refresh(refresh_button(f"{eid}_refresh"), made[f.name], f, providers)
-                else:
-                    made[f.name] = make(f, value, eid, providers, visible=visible)
-    return [made[f.name] for f in spec.UNIT_FIELDS]
+            for c in members:
+                made[c.name] = control(
+                    c, elem_id=f"{id_prefix}_unit{index + 1}_{c.name}", providers=providers,
+                    value=defaults.get(c.name), visible=c.name not in hidden,
+                )  # fmt: skip
+    return [made[c.name] for c in ctrls]
 
 
 def post_panel(*, id_prefix: str, providers: ChoiceProviders | None = None, defaults: Mapping[str, Any] | None = None) -> list[Any]:
     defaults = defaults or {}
-    out = []
-    for f in spec.POST_FIELDS:
-        out.append(make(f, defaults.get(f.name, f.default), f"{id_prefix}_post_{f.name}", providers))
-    return out
+    return [
+        control(c, elem_id=f"{id_prefix}_post_{c.name}", providers=providers, value=defaults.get(c.name))
+        for c in forms.post_controls()
+    ]
 
 
 def job_panel(*, id_prefix: str, is_img2img: bool, defaults: Mapping[str, Any] | None = None) -> list[Any]:
     defaults = defaults or {}
-    out = []
-    for f in spec.JOB_FIELDS:
-        visible = is_img2img or f.name != "swap_in_source"
-        out.append(make(f, defaults.get(f.name, f.default), f"{id_prefix}_job_{f.name}", None, visible=visible))
-    return out
+    return [
+        control(c, elem_id=f"{id_prefix}_job_{c.name}", providers=None, value=defaults.get(c.name),
+                visible=is_img2img or c.name != "swap_in_source")  # fmt: skip
+        for c in forms.job_controls()
+    ]
 
 
 def accordion(

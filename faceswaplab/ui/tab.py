@@ -9,37 +9,36 @@ they are testable without gradio; the gradio wiring only connects them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import numpy as np
-
+from ..checkpoints.library import checkpoint_folder, list_checkpoints, sanitize_name
 from ..errors import FaceSwapLabError
-from . import batch_panel, components, spec
+from ..options import forms
+from . import batch_panel, components
 from .components import md_escape as esc
 
 EngineFn = Callable[[], Any]
 
 
 def _paths(files: Any) -> list[Any]:
-    return spec.images_value(files, "photo")
+    return forms.images_value(files, "photo")
 
 
 def _folder(engine: Any, checkpoints_dir: Optional[Callable[[], Path]]) -> Path:
     if checkpoints_dir is not None:
         return Path(checkpoints_dir())
-    from ..checkpoints import checkpoint_folder
-
     return checkpoint_folder(engine.store)
 
 
 def do_build(engine: Any, files: Any, name: str, gender: str, overwrite: bool, preview: Any, folder: Path) -> tuple[Any, str]:
-    from ..checkpoints import build_checkpoint
+    """Build through the core's `build_checkpoint` (which runs the content filter), so the tab
+    refuses exactly what the CLI and the API refuse."""
+    from ..checkpoints.build import build_checkpoint  # lazy: the pipeline loads on first use, not at web-ui start
 
     try:
         images = _paths(files)
-        prev = spec.image_value(preview, "preview image")
+        prev = forms.image_value(preview, "preview image")
         res = build_checkpoint(
             engine, images, name, output_dir=folder, gender=(gender or "auto"), overwrite=bool(overwrite), preview=prev
         )
@@ -61,8 +60,6 @@ def do_build(engine: Any, files: Any, name: str, gender: str, overwrite: bool, p
 
 def list_rows(folder: Path) -> list[list[Any]]:
     """One row per checkpoint file, read from the headers afresh (no restart after adding)."""
-    from ..checkpoints import list_checkpoints
-
     return [
         [i.name, i.samples, i.created or "", "ok" if i.ok else (i.error or "refused")]
         for i in list_checkpoints(None, include_refused=True, folder=folder)
@@ -70,9 +67,7 @@ def list_rows(folder: Path) -> list[list[Any]]:
 
 
 def do_delete(name: str, folder: Path) -> str:
-    from ..checkpoints import sanitize_name
-
-    if not name or spec.is_none_choice(name):
+    if not name or forms.is_none_choice(name):
         return "Choose a checkpoint to delete."
     try:
         stem = sanitize_name(name)
@@ -89,10 +84,10 @@ def do_delete(name: str, folder: Path) -> str:
 
 
 def do_compare(engine: Any, a: Any, b: Any) -> str:
-    from ..checkpoints import compare_faces
+    from ..compare import compare_faces
 
     try:
-        ia, ib = spec.image_value(a, "image A"), spec.image_value(b, "image B")
+        ia, ib = forms.image_value(a, "image A"), forms.image_value(b, "image B")
         if ia is None or ib is None:
             return "Give two images."
         res = compare_faces(engine, ia, ib)
@@ -102,10 +97,10 @@ def do_compare(engine: Any, a: Any, b: Any) -> str:
 
 
 def do_extract(engine: Any, image: Any, aligned: bool) -> tuple[list[Any], str]:
-    from ..checkpoints import extract_faces
+    from ..extract import extract_faces
 
     try:
-        img = spec.image_value(image, "image")
+        img = forms.image_value(image, "image")
         if img is None:
             return [], "Give an image."
         faces = extract_faces(engine, img, aligned_size=512 if aligned else None)
@@ -121,7 +116,7 @@ def do_analyse(engine: Any, image: Any) -> tuple[Any, str]:
     from ..analysis.selection import sort_faces
 
     try:
-        img = spec.image_value(image, "image")
+        img = forms.image_value(image, "image")
         if img is None:
             return None, "Give an image."
         loaded, faces = engine.analyse(img, what="image", attributes=True)
@@ -186,13 +181,13 @@ def build_tabs(
         table = gr.Dataframe(headers=["name", "samples", "created", "status"], interactive=False)
         with gr.Row():
             refresh = gr.Button("Refresh list")
-            to_delete = components.dropdown("Checkpoint", [spec.NONE], spec.NONE)
+            to_delete = components.dropdown("Checkpoint", [forms.NONE], forms.NONE)
             delete = gr.Button("Delete", variant="stop")
         del_msg = gr.Markdown("")
 
         def refresh_all() -> tuple[Any, Any]:
             rows = list_rows(folder())
-            return rows, components.update(choices=[spec.NONE] + [r[0] for r in rows], value=spec.NONE)
+            return rows, components.update(choices=[forms.NONE] + [r[0] for r in rows], value=forms.NONE)
 
         refresh.click(refresh_all, [], [table, to_delete])
         delete.click(lambda n: do_delete(n, folder()), [to_delete], [del_msg]).then(refresh_all, [], [table, to_delete])
@@ -222,4 +217,4 @@ def build_tabs(
         batch_panel.build_dataset(engine=engine, providers=providers, hooks=jobs)
 
 
-__all__ = ["build", "build_tabs", "do_build", "do_compare", "do_extract", "do_analyse", "do_delete", "list_rows", "np", "os"]
+__all__ = ["build", "build_tabs", "do_build", "do_compare", "do_extract", "do_analyse", "do_delete", "list_rows"]

@@ -35,7 +35,6 @@ def api_context() -> Any:
         engine=host.engine,
         checkpoints_dir=host.checkpoints_dir,
         resolve_checkpoint=host.resolve_checkpoint,
-        postprocess=host.postprocess,
     )
 
 

@@ -1,33 +1,31 @@
 """Host services behind one adapter: the ONLY module family that imports `modules.*`.
 
 Everything the web-ui offers (settings, command-line flags, models path, face restorers,
-upscalers, saving, progress/interrupt state) is reached through the functions here, each
-importing `modules` lazily, so importing faceswaplab.webui outside the web-ui costs nothing.
+upscalers, saving) is reached through the functions here, each importing `modules` lazily,
+so importing faceswaplab.webui outside the web-ui costs nothing. The engine for the current
+settings lives here; the job state (Interrupt, progress, queue lock) lives in progress.py
+and is re-exported, and the dropdown names come from the core's choices module.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
-import numpy as np
-
+from .. import choices
 from ..engine import Engine
-from ..errors import OptionsError
 from ..models.store import ModelStore, resolve_models_dir_with_source
-from ..options import EngineOptions
-from ..ui import spec
-
-log = logging.getLogger("faceswaplab")
+from ..options import EngineOptions, options_of
+from ..options.meta import SETTINGS
+from . import restorers
+from .progress import interrupt, interrupted, job, job_progress, outputs_dir
+from .progress import set_textinfo as set_textinfo  # re-exported: the accordion reports through host
 
 TITLE = "FaceSwapLab"
 SECTION = ("faceswaplab", "FaceSwapLab")
 OPT = "faceswaplab_"
-HOST_PREFIX = "webui:"  # names of host restorers/upscalers registered on the engine
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -69,39 +67,32 @@ def store() -> ModelStore:
     return ModelStore(path, source=source)
 
 
-def providers_setting() -> tuple[str, ...]:
+def engine_options() -> EngineOptions:
+    """EngineOptions from the settings page (the engine fields marked for settings; an unset
+    setting means the field's default), --faceswaplab-providers and the models folder."""
+    values: dict[str, Any] = {}
+    for o in options_of(EngineOptions, SETTINGS):
+        v = opt(o.meta.setting or o.name, None)
+        if v is not None and v != "":
+            values[o.name] = v
     flag = cmd_opt("faceswaplab_providers")
     if flag:
-        return tuple(p.strip() for p in str(flag).split(",") if p.strip())
-    v = opt("providers", ["cpu"])
-    if isinstance(v, str):
-        v = [p for p in v.split(",") if p.strip()]
-    return tuple(v) or ("cpu",)
-
-
-def engine_options() -> EngineOptions:
+        values["providers"] = str(flag)
+    # the "checkpoints directory" setting: every front end (accordion, API, Extras) resolves
+    # checkpoint names there
+    values["faces_dir"] = str(checkpoints_dir()) if str(values.get("faces_dir") or "").strip() else None
     path, _ = models_dir_and_source()
-    return EngineOptions(
-        models_dir=str(path),
-        det_size=int(opt("det_size", 640)),
-        det_thresh=float(opt("det_thresh", 0.5)),
-        det_retry=bool(opt("det_retry", True)),
-        providers=providers_setting(),
-        threads=int(opt("threads", 0)),
-        nsfw_threshold=float(opt("nsfw_threshold", 0.5)),
-        swapper=str(opt("swapper", "inswapper_128.onnx") or "inswapper_128.onnx"),
-        # the "checkpoints directory" setting: every front end (accordion, API, Extras)
-        # resolves checkpoint names there
-        faces_dir=str(checkpoints_dir()) if str(opt("checkpoints_dir", "") or "").strip() else None,
-    )
+    return EngineOptions(models_dir=str(path), **values)
 
 
 def engine() -> Engine:
     """The engine for the current settings. Engines are cheap; sessions are cached per
-    (file, providers, threads), so a settings change takes effect on the next call."""
+    (file, providers, threads), so a settings change takes effect on the next call. The
+    host's restorer and upscaler names are part of the key: the web-ui fills those lists
+    after extensions load, and an engine built earlier would not offer them."""
     global _engine, _engine_key
     options = engine_options()
-    key = (options,)
+    key = (options, tuple(host_restorer_names()), tuple(host_upscaler_names()))
     with _lock:
         if _engine is None or _engine_key != key:
             eng = Engine(options, store=ModelStore(Path(options.models_dir or ""), source=models_dir_and_source()[1]))
@@ -129,13 +120,6 @@ def checkpoints_dir() -> Path:
     return checkpoint_folder(store())
 
 
-def checkpoint_names() -> list[str]:
-    """Usable checkpoints of the configured folder (validated from their headers)."""
-    from .. import checkpoints
-
-    return checkpoints.checkpoint_names(None, folder=checkpoints_dir())
-
-
 def resolve_checkpoint(name: str) -> str:
     """A dropdown name -> the path the core loads (custom folder) or the name (default folder)."""
     custom = str(opt("checkpoints_dir", "") or "").strip()
@@ -146,35 +130,12 @@ def resolve_checkpoint(name: str) -> str:
 
 
 def swapper_files() -> list[str]:
-    """The inswapper-type .onnx files at the top of the models directory."""
-    from ..models.signature import check_signature
-
-    s = store()
-    out = []
-    try:
-        files = sorted(p for p in s.models_dir.iterdir() if p.suffix.lower() == ".onnx" and p.is_file())
-    except OSError:
-        files = []
-    for p in files:
-        try:
-            if check_signature(p, "swapper") is None:
-                out.append(p.name)
-        except Exception:
-            continue
-    return out or ["inswapper_128.onnx"]
+    """The swapper files of the models directory (the settings page's dropdown)."""
+    return choices.swapper_files(engine())
 
 
 def available_providers() -> list[str]:
-    try:
-        from ..models.sessions import available_providers as ap
-
-        names = ap()
-    except Exception:
-        names = ["CPUExecutionProvider"]
-    from ..models.sessions import PROVIDER_ALIASES
-
-    short = {v: k for k, v in reversed(list(PROVIDER_ALIASES.items()))}
-    return [short.get(n, n) for n in names]
+    return choices.execution_providers()
 
 
 # --------------------------------------------------------------------------- restorers
@@ -194,16 +155,6 @@ def host_restorer_names() -> list[str]:
     return out
 
 
-def find_host_restorer(name: str) -> Any:
-    for r in host_face_restorers():
-        try:
-            if str(r.name()).lower() == name.lower():
-                return r
-        except Exception:
-            continue
-    raise OptionsError(f"no web-ui face restorer named {name!r}; available: {', '.join(host_restorer_names()) or 'none'}")
-
-
 def host_upscalers() -> list[Any]:
     return list(getattr(shared(), "sd_upscalers", None) or [])
 
@@ -212,179 +163,22 @@ def host_upscaler_names() -> list[str]:
     return [str(u.name) for u in host_upscalers() if getattr(u, "name", None) and str(u.name) != "None"]
 
 
-def find_host_upscaler(name: str) -> Any:
-    for u in host_upscalers():
-        if str(getattr(u, "name", "")).lower() == name.lower():
-            return u
-    raise OptionsError(f"no web-ui upscaler named {name!r}; available: {', '.join(host_upscaler_names()) or 'none'}")
-
-
 def register_host_services(eng: Engine) -> None:
     """Offer the web-ui's restorers and upscalers to the core under `webui:<name>`."""
-    from .restorers import HostUpscaler, adapt_restorer
-
-    reg_r = getattr(eng, "register_restorer", None)
-    reg_u = getattr(eng, "register_upscaler", None)
-    if reg_r is not None:
-        for r in host_face_restorers():
-            try:
-                adapter = adapt_restorer(r)
-                reg_r(adapter.name, adapter)
-            except Exception as e:  # one odd host restorer must not break the engine
-                log.warning("FaceSwapLab: web-ui face restorer not usable: %s", e)
-    if reg_u is not None:
-        for u in host_upscalers():
-            if str(getattr(u, "name", "None")) == "None":
-                continue
-            try:
-                adapter = HostUpscaler(u)
-                reg_u(adapter.name, adapter)
-            except Exception as e:
-                log.warning("FaceSwapLab: web-ui upscaler not usable: %s", e)
+    restorers.register(eng, host_face_restorers(), host_upscalers())
 
 
 def unit_restorer_names() -> list[str]:
-    names = [HOST_PREFIX + n for n in host_restorer_names()]
-    try:
-        names += [p.name for p in store().list_dir("restorer")]
-    except Exception:
-        pass
-    return names
+    """The per-unit restorers: the web-ui's as `webui:<name>`, then the ONNX files."""
+    return choices.restorer_names(engine())
 
 
-def unit_upscaler_names() -> list[str]:
-    try:
-        from ..enhance.upscale import BUILTIN_UPSCALERS
-
-        builtin = [str(n) for n in dict(BUILTIN_UPSCALERS)]
-    except Exception:
-        builtin = ["lanczos"]
-    return builtin + [HOST_PREFIX + n for n in host_upscaler_names()]
+def choice_providers() -> dict[str, Callable[[], list[str]]]:
+    """The dropdowns' names (choices.providers) for the current settings' engine."""
+    return choices.providers(engine)
 
 
-def parser_names() -> list[str]:
-    try:
-        return [p.name for p in store().list_dir("parser")]
-    except Exception:
-        return []
-
-
-def choice_providers() -> dict[str, Any]:
-    return {
-        "checkpoints": checkpoint_names,
-        "unit_restorers": unit_restorer_names,
-        "unit_upscalers": unit_upscaler_names,
-        "parsers": parser_names,
-        "host_restorers": host_restorer_names,
-        "host_upscalers": host_upscaler_names,
-    }
-
-
-# --------------------------------------------------------------------------- post-processing
-
-
-def postprocess(rgb: np.ndarray, post: spec.PostOptions) -> tuple[np.ndarray, list[str]]:
-    """Global post-processing with the web-ui's own restorer and upscaler (whole image)."""
-    from PIL import Image
-
-    notes: list[str] = []
-    out = rgb
-    if post.restorer is not None and post.restorer_visibility > 0:
-        r = find_host_restorer(post.restorer)
-        if str(r.name()).lower() == "codeformer":
-            restored = r.restore(out, w=post.codeformer_weight)
-        else:
-            restored = r.restore(out)
-        restored = np.asarray(restored, dtype=np.uint8)
-        if restored.shape == out.shape:
-            v = post.restorer_visibility
-            out = restored if v >= 1 else (out.astype(np.float32) * (1 - v) + restored.astype(np.float32) * v).round().astype(np.uint8)
-            notes.append(f"post: {r.name()} restored the whole image (visibility {v:.2f})")
-    if post.upscaler is not None and post.scale > 1.0 and post.upscaler_visibility > 0:
-        u = find_host_upscaler(post.upscaler)
-        pil = Image.fromarray(out)
-        up = u.scaler.upscale(pil, post.scale, u.data_path).convert("RGB")
-        v = post.upscaler_visibility
-        if v < 1:
-            base = pil.resize(up.size, Image.LANCZOS)
-            up = Image.blend(base, up, v)
-        out = np.asarray(up, dtype=np.uint8)
-        notes.append(f"post: upscaled x{post.scale:g} with {u.name}")
-    return out, notes
-
-
-# --------------------------------------------------------------------------- progress, saving
-
-
-def state() -> Any:
-    return getattr(shared(), "state", None)
-
-
-def interrupted() -> bool:
-    st = state()
-    return bool(st is not None and (getattr(st, "interrupted", False) or getattr(st, "stopping_generation", False)))
-
-
-def set_textinfo(text: str) -> None:
-    st = state()
-    if st is not None:
-        try:
-            st.textinfo = text
-        except Exception:
-            pass
-
-
-def interrupt() -> None:
-    """The web-ui's Interrupt (what its button and /sdapi/v1/interrupt do)."""
-    st = state()
-    if st is not None and hasattr(st, "interrupt"):
-        st.interrupt()
-
-
-def _queue_lock() -> Any:
-    """The web-ui's GPU queue lock (generation holds it; so do its own batch jobs)."""
-    try:
-        from modules.call_queue import queue_lock
-
-        return queue_lock
-    except Exception:  # an older or different host: run without it
-        return contextlib.nullcontext()
-
-
-@contextlib.contextmanager
-def job(name: str) -> Iterator[None]:
-    """A FaceSwapLab folder job as a web-ui job: it waits for the queue lock (never beside a
-    generation), then shared.state.begin() (clears an old Interrupt) ... end()."""
-    with _queue_lock():
-        st = state()
-        if st is not None:
-            st.begin(job=name)
-        try:
-            yield
-        finally:
-            if st is not None:
-                st.end()
-
-
-def job_progress(done: int, total: int, text: str) -> None:
-    """Progress of a folder job in shared.state (the web-ui's progress API and console)."""
-    st = state()
-    if st is None:
-        return
-    try:
-        st.job_count = total
-        st.job_no = done
-        st.textinfo = text
-    except Exception:
-        pass
-
-
-def outputs_dir(kind: str) -> Path:
-    """Default output folder of folder jobs: <web-ui data>/outputs/faceswaplab/<kind>."""
-    from modules import paths
-
-    root = getattr(paths, "data_path", None) or os.getcwd()
-    return Path(os.path.abspath(root)) / "outputs" / "faceswaplab" / kind
+# --------------------------------------------------------------------------- jobs, saving
 
 
 def job_hooks() -> Any:

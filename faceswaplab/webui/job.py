@@ -8,14 +8,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 
-from ..errors import FaceSwapLabError, OptionsError
+from ..errors import FaceSwapLabError
 from ..imageio import to_pil
-from ..options import UnitOptions
+from ..options import JobOptions, PostOptions, UnitOptions
+from ..options import forms
+from ..options.meta import IMAGE_VALUE, IMAGES, NAMES
 from ..pipeline import PreparedUnit, prepare_units, swap_image
+from ..postprocess import resolve as resolve_post
 from ..report import SWAPPED, SwapReport
-from ..ui import spec
 from . import host
 
 log = logging.getLogger("faceswaplab")
@@ -26,8 +27,8 @@ INFO_PREFIX = "FaceSwapLab"
 @dataclass
 class Job:
     units: list[UnitOptions]
-    post: spec.PostOptions
-    options: spec.JobOptions
+    post: PostOptions
+    options: JobOptions
     prepared: list[PreparedUnit] | None = None
     error: str | None = None
     results: list[str] = field(default_factory=list)  # one summary per swapped image
@@ -44,58 +45,56 @@ def parse_args(args: Sequence[Any], n_units: int) -> Job:
     (`{"units": [...], "postprocessing": {...}}`; the web-ui fills the rest with defaults)."""
     try:
         if args and isinstance(args[0], Mapping):
-            units, post, opts = spec.parse_named(args[0], resolve_checkpoint=host.resolve_checkpoint)
+            units, post, opts = forms.parse_named(args[0], resolve_checkpoint=host.resolve_checkpoint)
             return Job(units, post, opts)
-        unit_vals, post_vals, job_vals = spec.split_positional(args, n_units)
+        unit_vals, post_vals, job_vals = forms.split_positional(args, n_units)
         # Disabled units keep their place (unit numbers in reports match the tabs) but their
         # other values are not validated: a half-filled disabled tab must not stop the others.
         units = [
-            spec.unit_options(v, where=f"unit {i + 1}", resolve_checkpoint=host.resolve_checkpoint)
+            forms.unit_options(v, where=f"unit {i + 1}", resolve_checkpoint=host.resolve_checkpoint)
             if v.get("enabled")
             else UnitOptions(enabled=False)
             for i, v in enumerate(unit_vals)
         ]
-        post = spec.PostOptions.from_dict({k: v for k, v in post_vals.items() if v is not None})
-        opts = spec.JobOptions.from_dict(job_vals)
+        post = PostOptions.from_dict({k: v for k, v in post_vals.items() if v is not None})
+        opts = JobOptions.from_dict(job_vals)
         return Job(units, post, opts)
     except FaceSwapLabError as e:
-        return Job([], spec.PostOptions(), spec.JobOptions(), error=e.message)
+        return Job([], PostOptions(), JobOptions(), error=e.message)
 
 
 def prepare(job: Job) -> None:
+    """Resolve the units' identities and the post-processing models once per job, so a
+    missing model is one message before the first image."""
     if not job.active or job.prepared is not None:
         return
     try:
-        job.prepared = prepare_units(host.engine(), job.units)
+        eng = host.engine()
+        resolve_post(eng, job.post)
+        job.prepared = prepare_units(eng, job.units)
     except FaceSwapLabError as e:
         job.error = e.message
 
 
-def swap_pil(job: Job, image: Any) -> tuple[Any, SwapReport | None, list[str]]:
-    """Swap one PIL image; returns (image, report, notes). Never raises for expected errors."""
+def swap_pil(job: Job, image: Any) -> tuple[Any, SwapReport | None]:
+    """Swap (and post-process) one PIL image; returns (image, report). Never raises for
+    expected errors."""
     if not job.active:
-        return image, None, []
+        return image, None
     prepare(job)
     if job.error is not None or job.prepared is None:
-        return image, None, []
-    eng = host.engine()
+        return image, None
     try:
-        result = swap_image(image, prepared=job.prepared, engine=eng)
+        result = swap_image(image, post=job.post, prepared=job.prepared, engine=host.engine())
     except FaceSwapLabError as e:
-        return image, _error_report(e.message), []
-    rgb, notes = result.image.rgb, []
-    if job.post.active and result.report.swapped:
-        try:
-            rgb, notes = host.postprocess(rgb, job.post)
-        except FaceSwapLabError as e:
-            notes = [f"post-processing skipped: {e.message}"]
-    if result.report.swapped == 0 and not notes:
-        return image, result.report, notes
-    out = to_pil(rgb, result.image.alpha)
+        return image, _error_report(e.message)
+    if result.report.swapped == 0:
+        return image, result.report
+    out = to_pil(result.image.rgb, result.image.alpha)
     info = getattr(image, "info", None)
     if info:
         out.info.update({k: v for k, v in info.items() if isinstance(k, str)})
-    return out, result.report, notes
+    return out, result.report
 
 
 def _error_report(message: str) -> SwapReport:
@@ -104,8 +103,9 @@ def _error_report(message: str) -> SwapReport:
     return rep
 
 
-def describe(report: SwapReport | None, notes: Sequence[str] = ()) -> str:
-    """One line for the infotext and console: what was swapped, similarity, skip reasons."""
+def describe(report: SwapReport | None) -> str:
+    """One line for the infotext and console: what was swapped, similarity, skip reasons,
+    what the post-processing did."""
     if report is None:
         return "not run"
     if report.blocked or report.swapped == 0:
@@ -113,9 +113,7 @@ def describe(report: SwapReport | None, notes: Sequence[str] = ()) -> str:
         if report.warnings and not report.units:
             text = "; ".join(report.warnings)
         return text
-    bits = [report.summary()]
-    bits += list(notes)
-    return "; ".join(bits)
+    return report.summary()
 
 
 def unit_infotext(units: Sequence[UnitOptions]) -> dict[str, Any]:
@@ -143,11 +141,13 @@ def unit_infotext(units: Sequence[UnitOptions]) -> dict[str, Any]:
     return out
 
 
-# Unit fields written to (and restored from) the infotext.
-INFOTEXT_FIELDS = (
-    "source_face_index", "faces", "sort", "gender", "reference_threshold", "min_similarity",
-    "min_face_size", "mask_erosion", "mask_blur",
-) + tuple(n for n in spec.ENHANCE_NAMES if n != "mask_regions")  # fmt: skip
+# Unit fields written to (and restored from) the infotext: every unit control whose value is
+# one plain value (images are never written; a list would not paste back into its control).
+INFOTEXT_FIELDS = tuple(
+    c.name
+    for c in forms.unit_controls()
+    if c.meta.value not in (IMAGE_VALUE, IMAGES, NAMES) and c.name not in ("enabled", "checkpoint")
+)
 
 
 def infotext_key(unit_index: int, name: str) -> str:
@@ -156,8 +156,4 @@ def infotext_key(unit_index: int, name: str) -> str:
     return f"{INFO_PREFIX} U{unit_index + 1} {name}"
 
 
-def swapped_count(report: SwapReport | None) -> int:
-    return 0 if report is None else report.swapped
-
-
-__all__ = ["Job", "parse_args", "prepare", "swap_pil", "describe", "unit_infotext", "SWAPPED", "np", "OptionsError"]
+__all__ = ["Job", "parse_args", "prepare", "swap_pil", "describe", "unit_infotext", "INFOTEXT_FIELDS", "SWAPPED"]

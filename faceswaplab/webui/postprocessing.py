@@ -13,7 +13,9 @@ from typing import Any
 from modules import scripts_postprocessing  # the host's
 
 from ..errors import FaceSwapLabError
-from ..ui import components, spec
+from ..options import JobOptions, PostOptions
+from ..options import forms
+from ..ui import components
 from . import host, job as jobmod
 from .script import console, unit_defaults
 
@@ -31,28 +33,28 @@ class FaceSwapLabPostprocessing(scripts_postprocessing.ScriptPostprocessing):
             unit = components.unit_panel(0, id_prefix="faceswaplab_extras", providers=host.choice_providers(), defaults=unit_defaults())
             with gr.Accordion("Post-processing", open=False):
                 post = components.post_panel(id_prefix="faceswaplab_extras", providers=host.choice_providers())
-        out = {name: c for name, c in zip(spec.unit_field_names(), unit)}
-        out.update({POST_PREFIX + name: c for name, c in zip(spec.post_field_names(), post)})
+        out = {name: c for name, c in zip(forms.unit_field_names(), unit)}
+        out.update({POST_PREFIX + name: c for name, c in zip(forms.post_field_names(), post)})
         return out
 
     def process(self, pp: Any, **args: Any) -> None:
         unit_vals = {k: v for k, v in args.items() if not k.startswith(POST_PREFIX)}
         post_vals = {k[len(POST_PREFIX):]: v for k, v in args.items() if k.startswith(POST_PREFIX)}
         try:
-            unit = spec.unit_options(
+            unit = forms.unit_options(
                 unit_vals, where="FaceSwapLab (Extras)", defaults=unit_defaults(),
                 resolve_checkpoint=host.resolve_checkpoint, strict=False,
             )
-            post = spec.PostOptions.from_dict({k: v for k, v in post_vals.items() if v is not None})
+            post = PostOptions.from_dict({k: v for k, v in post_vals.items() if v is not None})
         except FaceSwapLabError as e:
             console(f"Extras: not run: {e.message}")
             pp.info[host.TITLE] = f"not run: {e.message}"
             return
         if not (unit.enabled and unit.has_source):
             return  # nothing configured: the image passes through untouched
-        j = jobmod.Job([unit], post, spec.JobOptions())
-        out, report, notes = jobmod.swap_pil(j, pp.image)
-        text = jobmod.describe(report, notes)
+        j = jobmod.Job([unit], post, JobOptions())
+        out, report = jobmod.swap_pil(j, pp.image)
+        text = jobmod.describe(report)
         console(f"Extras: {text}")
         pp.info[host.TITLE] = text
         if report is not None and report.swapped:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -131,3 +131,22 @@ class HostUpscaler:
         with self._lock:
             out = self.data.scaler.upscale(Image.fromarray(image), scale, self.data.data_path)
         return np.asarray(out.convert("RGB"), dtype=np.uint8)
+
+
+def register(engine: Any, face_restorers: Iterable[Any], upscalers: Iterable[Any]) -> None:
+    """Register the host's networks on the engine under `webui:<name>`; one odd host object
+    is logged and skipped, never allowed to break the engine."""
+    for r in face_restorers:
+        try:
+            adapter = adapt_restorer(r)
+            engine.register_restorer(adapter.name, adapter)
+        except Exception as e:
+            log.warning("FaceSwapLab: web-ui face restorer not usable: %s", e)
+    for u in upscalers:
+        if str(getattr(u, "name", "None")) == "None":  # the web-ui's "no upscaler" entry
+            continue
+        try:
+            up = HostUpscaler(u)
+            engine.register_upscaler(up.name, up)
+        except Exception as e:
+            log.warning("FaceSwapLab: web-ui upscaler not usable: %s", e)

@@ -16,9 +16,10 @@ from typing import Any
 
 from modules import scripts  # the host's; this file is only imported inside the web-ui
 
-from .. import __version__
-from ..ui import components, spec
-from . import host, job as jobmod
+from .. import __version__, choices
+from ..options import forms
+from ..ui import components
+from . import host, job as jobmod, settings
 
 log = logging.getLogger("faceswaplab")
 
@@ -27,35 +28,15 @@ JOB_ATTR = "_faceswaplab_job"
 
 def units_count() -> int:
     try:
-        n = int(host.opt("units", spec.DEFAULT_UNITS))
+        n = int(settings.host_setting("units"))
     except (TypeError, ValueError):
-        n = spec.DEFAULT_UNITS
-    return max(1, min(spec.MAX_UNITS, n))
+        n = forms.DEFAULT_UNITS
+    return max(1, min(forms.MAX_UNITS, n))
 
 
 def unit_defaults() -> dict[str, Any]:
-    """Default enhancement options from the settings page."""
-    out = {}
-    for name in spec.ENHANCE_NAMES:
-        v = host.opt(f"default_{name}", None)
-        if v is not None:
-            out[name] = v
-    return out
-
-
-def models_notice() -> str:
-    """A visible line when the swapper model is missing (cheap: no hashing here)."""
-    try:
-        s = host.store()
-        name = str(host.opt("swapper", "inswapper_128.onnx") or "inswapper_128.onnx")
-        if (s.models_dir / name).is_file():
-            return ""
-        return (
-            f"**Model file missing:** `{name}` is not in `{s.models_dir}`. Put it there (see docs/install.md) "
-            f"or run `python -m faceswaplab models download --models-dir \"{s.models_dir}\"`."
-        )
-    except Exception as e:  # a bad FACESWAPLAB_MODELS, say
-        return f"**FaceSwapLab:** {e}"
+    """Default unit options from the settings page."""
+    return settings.unit_defaults()
 
 
 def console(msg: str) -> None:
@@ -82,9 +63,9 @@ class FaceSwapLabScript(scripts.Script):
             providers=host.choice_providers(),
             unit_defaults=unit_defaults(),
             version=f"v{__version__}",
-            notice=models_notice(),
+            notice=choices.models_notice(host.engine),
         )
-        names = spec.unit_field_names()
+        names = forms.unit_field_names()
         per = len(names)
         fields: list[tuple[Any, str]] = []
         for i in range(n):
@@ -129,8 +110,8 @@ class FaceSwapLabScript(scripts.Script):
                     new.extend(p.init_images[k:])
                     break
                 host.set_textinfo(f"FaceSwapLab: swapping into source image {k + 1}")
-                out, report, notes = jobmod.swap_pil(j, img)
-                text = jobmod.describe(report, notes)
+                out, report = jobmod.swap_pil(j, img)
+                text = jobmod.describe(report)
                 console(f"source image {k + 1}: {text}")
                 p.extra_generation_params[f"{jobmod.INFO_PREFIX} source"] = text
                 new.append(out)
@@ -146,8 +127,8 @@ class FaceSwapLabScript(scripts.Script):
         n = len(j.results) + 1
         host.set_textinfo(f"FaceSwapLab: swapping image {n}")
         original = pp.image
-        out, report, notes = jobmod.swap_pil(j, original)
-        text = jobmod.describe(report, notes)
+        out, report = jobmod.swap_pil(j, original)
+        text = jobmod.describe(report)
         j.results.append(text)
         console(f"image {n}: {text}")
         p.extra_generation_params[f"{jobmod.INFO_PREFIX} result"] = text
@@ -168,7 +149,7 @@ class FaceSwapLabScript(scripts.Script):
             processed.images.append(img)
             if isinstance(infotexts, list):
                 infotexts.append(infotexts[0] if infotexts else "")
-            if host.opt("save_originals", True) and getattr(host.shared().opts, "samples_save", False):
+            if settings.host_setting("save_originals") and getattr(host.shared().opts, "samples_save", False):
                 try:
                     host.save_image(
                         img, p.outpath_samples, "", seed=(p.all_seeds[k] if k < len(p.all_seeds) else None),

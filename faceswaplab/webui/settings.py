@@ -1,63 +1,101 @@
-"""The "FaceSwapLab" section of the web-ui's Settings page (`script_callbacks.on_ui_settings`).
+"""The "FaceSwapLab" section of the web-ui's Settings page (`script_callbacks.on_ui_settings`),
+generated from the options' metadata: the engine fields marked for settings, the web-ui's own
+settings below (`HostSettings`), and the per-unit defaults (`default_<name>`, the unit fields
+marked for settings, used by new units and by Extras API calls).
 
 `shared.opts.add_option(key, shared.OptionInfo(default, label, component, component_args,
 onchange=..., section=...))` as in modules/options.py and modules/shared_options.py (v1.10.1).
 Engine settings are read on every job (host.engine_options), so changes apply without a
-restart; a providers/threads change also drops cached ONNX sessions. Only the number of
-units needs a UI reload (it changes the accordion's layout).
+restart; a change of a field marked `restart` (providers, threads, swapper) also drops cached
+ONNX sessions. Only the number of units needs a UI reload (it changes the accordion's layout).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
 
-from ..options import NSFW_THRESHOLD_RANGE
-from ..ui import spec
+from ..options import EngineOptions
+from ..options.forms import DEFAULT_UNITS, MAX_UNITS, NONE, Control, controls, to_form, unit_controls
+from ..options.meta import CHECKBOX, CHECKBOXGROUP, DROPDOWN, NUMBER, RADIO, SETTINGS, SLIDER, TEXT, option, options_of
 from . import host
 
 
-def _options() -> list[tuple[str, Any, str, str, Any, Any]]:
-    """(name, default, label, widget, component_args, onchange)."""
-    lo, hi = NSFW_THRESHOLD_RANGE
-    return [
-        ("swapper", "inswapper_128.onnx", "Swapper model file (inswapper-type files in the models directory)",
-         "dropdown", lambda: {"choices": host.swapper_files()}, host.reset_engine),
-        ("det_size", 640, "Face detection size (det_size)", "slider", {"minimum": 160, "maximum": 2048, "step": 32}, None),
-        ("det_thresh", 0.5, "Face detection threshold (det_thresh)", "slider", {"minimum": 0.1, "maximum": 0.99, "step": 0.01}, None),
-        ("det_retry", True, "Auto det size: retry at a smaller size when no face is found", "checkbox", None, None),
-        ("providers", ["cpu"], "Execution providers (those ONNX Runtime reports here)", "checkboxgroup",
-         lambda: {"choices": host.available_providers()}, host.reset_engine),
-        ("threads", 0, "ONNX Runtime threads (0: automatic)", "slider", {"minimum": 0, "maximum": 64, "step": 1}, host.reset_engine),
-        ("units", spec.DEFAULT_UNITS, "Number of face units (reload the UI after changing)", "slider",
-         {"minimum": 1, "maximum": spec.MAX_UNITS, "step": 1}, None),
-        ("nsfw_threshold", 0.5, f"Content filter threshold ({lo}-{hi}; it cannot be switched off)", "slider",
-         {"minimum": lo, "maximum": hi, "step": 0.01}, None),
-        ("checkpoints_dir", "", "Face checkpoints directory (empty: <models dir>/faces)", "textbox", None, None),
-        ("save_originals", True, "When keeping the unswapped originals, also save them", "checkbox", None, None),
-    ] + _enhance_defaults()
+@dataclass(frozen=True)
+class HostSettings:
+    """Settings that only the web-ui has (the accordion's layout, the job's saving)."""
+
+    # fmt: off
+    units: int = option(DEFAULT_UNITS, label="Number of face units (reload the UI after changing)", group="job",
+                        fronts=(SETTINGS,), minimum=1, maximum=MAX_UNITS, step=1)
+    save_originals: bool = option(True, label="When keeping the unswapped originals, also save them", group="job",
+                                  fronts=(SETTINGS,))
+    # fmt: on
 
 
-def _enhance_defaults() -> list[tuple[str, Any, str, str, Any, Any]]:
-    out = []
-    for f in spec.UNIT_FIELDS:
-        if f.name not in spec.ENHANCE_NAMES or f.name in ("parser", "mask_regions", "keep_mouth"):
-            continue
-        label = f"Default: {f.label}"
-        if f.kind == spec.SLIDER:
-            out.append((f"default_{f.name}", f.default, label, "slider",
-                        {"minimum": f.minimum, "maximum": f.maximum, "step": f.step}, None))
-        elif f.kind == spec.RADIO:
-            out.append((f"default_{f.name}", f.default, label, "radio", {"choices": list(f.choices or ())}, None))
-        elif f.kind == spec.DROPDOWN:
-            key = f.dynamic_choices
+class Setting(NamedTuple):
+    key: str  # without the faceswaplab_ prefix
+    default: Any
+    label: str
+    widget: str
+    component_args: Any  # a dict, or a callable returning one (choices read when the page renders)
+    onchange: Callable[[], None] | None
 
-            def args(key: str | None = key) -> dict[str, Any]:
-                prov = host.choice_providers().get(key or "")
-                return {"choices": [spec.NONE] + (list(prov()) if prov else [])}
 
-            out.append((f"default_{f.name}", spec.NONE, label, "dropdown", args, None))
-        elif f.kind == spec.CHECKBOX:
-            out.append((f"default_{f.name}", bool(f.default), label, "checkbox", None, None))
+_WIDGETS = {SLIDER: "slider", DROPDOWN: "dropdown", CHECKBOX: "checkbox", CHECKBOXGROUP: "checkboxgroup",
+            TEXT: "textbox", RADIO: "radio", NUMBER: "number"}  # fmt: skip
+UNIT_DEFAULT_PREFIX = "default_"
+
+
+def _choice_providers() -> dict[str, Callable[[], list[str]]]:
+    return {**host.choice_providers(), "swappers": host.swapper_files, "providers": host.available_providers}
+
+
+def _args(c: Control) -> Any:
+    m = c.meta
+    if m.kind == SLIDER:
+        return {"minimum": m.minimum, "maximum": m.maximum, "step": m.step}
+    if m.choices is not None:
+        return {"choices": c.form_choices()}
+    if m.dynamic:
+
+        def args(key: str = m.dynamic, none: bool = c.default is None) -> dict[str, Any]:
+            prov = _choice_providers().get(key)
+            names = list(prov()) if prov else []
+            return {"choices": ([NONE] if none and m.kind == DROPDOWN else []) + names}
+
+        return args
+    return None
+
+
+def _setting(c: Control, key: str, label: str) -> Setting:
+    onchange = host.reset_engine if c.meta.restart else None
+    return Setting(key, to_form(c.meta, c.default), label, _WIDGETS[c.meta.kind], _args(c), onchange)
+
+
+def definitions() -> list[Setting]:
+    """Every FaceSwapLab setting, in page order."""
+    out = [_setting(c, c.meta.setting or c.target, c.meta.label) for c in controls(EngineOptions, SETTINGS)]
+    out += [_setting(c, c.target, c.meta.label) for c in controls(HostSettings, SETTINGS)]
+    out += [_setting(c, UNIT_DEFAULT_PREFIX + c.name, f"Default: {c.meta.label}") for c in unit_controls(SETTINGS)]
+    return out
+
+
+def host_setting(name: str) -> Any:
+    """A HostSettings value from the settings page, else its default."""
+    for o in options_of(HostSettings):
+        if o.name == name:
+            return host.opt(name, o.default)
+    raise KeyError(name)
+
+
+def unit_defaults() -> dict[str, Any]:
+    """The per-unit defaults set on the settings page (only those set)."""
+    out = {}
+    for c in unit_controls(SETTINGS):
+        v = host.opt(UNIT_DEFAULT_PREFIX + c.name, None)
+        if v is not None:
+            out[c.name] = v
     return out
 
 
@@ -67,18 +105,14 @@ def _widgets() -> dict[str, Any]:
     except ImportError:  # only under the tests' stand-in host without gradio
         return {}
     return {
-        "dropdown": gr.Dropdown, "slider": gr.Slider, "checkbox": gr.Checkbox,
-        "checkboxgroup": gr.CheckboxGroup, "textbox": gr.Textbox, "radio": gr.Radio,
+        "dropdown": gr.Dropdown, "slider": gr.Slider, "checkbox": gr.Checkbox, "checkboxgroup": gr.CheckboxGroup,
+        "textbox": gr.Textbox, "radio": gr.Radio, "number": gr.Number,
     }  # fmt: skip
 
 
 def register() -> None:
     s = host.shared()
     widgets = _widgets()
-    for name, default, label, widget, cargs, onchange in _options():
-        info = s.OptionInfo(default, label, widgets.get(widget), cargs, onchange=onchange, section=host.SECTION)
-        s.opts.add_option(host.OPT + name, info)
-
-
-def option_names() -> list[str]:
-    return [host.OPT + o[0] for o in _options()]
+    for d in definitions():
+        info = s.OptionInfo(d.default, d.label, widgets.get(d.widget), d.component_args, onchange=d.onchange, section=host.SECTION)
+        s.opts.add_option(host.OPT + d.key, info)

@@ -1,4 +1,4 @@
-"""The folder job engine shared by `run_batch` and `run_dataset`.
+"""The folder job runner shared by `run_batch` and `run_dataset`.
 
 One job = the units prepared once (identities resolved once), then every input through
 `pipeline.swap_image` on `workers` threads that share one Engine (ONNX Runtime sessions are
@@ -9,7 +9,7 @@ whatever the size of the folder.
 Crash safety, in order, for each input:
 
 1. the worker says in the manifest which files it is about to write (``pending``);
-2. it writes them, each atomically (temporary file + rename: `imageio.save_image`);
+2. it writes them, each atomically (`durable.atomic_write`, via `imageio.save_image`);
 3. the caller's thread records the outcome (``items``) and clears ``pending`` in one
    transaction, then deletes files an earlier record of the same input made and this one
    did not (options changed: the output moved or the image is no longer kept).
@@ -24,237 +24,45 @@ in the caller's thread; only decoding, swapping and writing images run on the wo
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import queue
-import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any
 
-import numpy as np
-
-from .. import safety
+from ..durable import TEMP_NAME_RE, unlink_quiet
 from ..engine import Engine
-from ..errors import BadInputError, FaceSwapLabError, ModelError, NoFaceError
+from ..errors import BadInputError, FaceSwapLabError, ModelError
 from ..imageio import LoadedImage, load_image
-from ..options import EngineOptions, UnitOptions
-from ..pipeline import preflight, PreparedUnit, SwapResult, prepare_units, swap_image
-from ..report import SWAPPED, SwapReport
+from ..options import UnitOptions
+from ..pipeline import PreparedUnit, swap_image
 from .inputs import InputFile, PathLike, collect_inputs, file_sha256
 from .manifest import MANIFEST_NAME, JobLock, Manifest, Record, open_manifest, safe_child
+from .prepare import options_fingerprint, prepare_job
+from .results import (
+    FINAL_STATUSES,
+    STATUS_ERROR,
+    STATUS_FAILED,
+    STATUSES,
+    BatchSummary,
+    Handler,
+    ItemResult,
+    Outcome,
+    ProgressCallback,
+    StopCheck,
+    classify,
+)
+
+__all__ = ["remove_stale_temp_files", "run_job"]
 
 log = logging.getLogger("faceswaplab")
 
-# Outcomes of one input.
-STATUS_SWAPPED = "swapped"  # swapped (batch: output written; dataset: kept)
-STATUS_NO_FACE = "no-face"  # no face found in the target image
-STATUS_BLOCKED = "blocked"  # the content filter blocked the image
-STATUS_FILTERED = "filtered"  # faces found, but none swapped/kept (selection or dataset filters)
-STATUS_ERROR = "error"  # the image could not be read (unreadable, truncated, too large...)
-STATUS_FAILED = "failed"  # an unexpected internal error; retried on the next run
-STATUSES = (STATUS_SWAPPED, STATUS_NO_FACE, STATUS_BLOCKED, STATUS_FILTERED, STATUS_ERROR, STATUS_FAILED)
-FINAL_STATUSES = frozenset(STATUSES) - {STATUS_FAILED}
-
-ProgressCallback = Callable[[int, int, "ItemResult"], None]
-StopCheck = Callable[[], bool]
-
-# imageio.save_image's temporary files: ".<name>.<8 hex>.tmp" next to the target.
-TEMP_FILE_RE = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
-
-
-@dataclass
-class ItemResult:
-    """What happened to one input in this run (given to `on_progress` and kept in the summary)."""
-
-    input: str  # the input's key: its path relative to the target folder
-    path: str  # the input file
-    status: str
-    reason: str | None = None
-    similarity: float | None = None
-    output: str | None = None  # the main output file (absolute), if any
-    faces_detected: int | None = None
-    skipped: bool = False  # True: done by an earlier run, nothing was processed now
-    elapsed_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class BatchSummary:
-    output_dir: str
-    manifest: str
-    options_hash: str
-    kind: str = "batch"  # batch | dataset
-    total: int = 0  # inputs in this job
-    processed: int = 0  # processed in this run
-    skipped: int = 0  # already done by an earlier run
-    not_reached: int = 0  # left when the job was stopped
-    counts: dict[str, int] = field(default_factory=dict)  # outcome -> inputs (this run + earlier)
-    stopped: bool = False
-    elapsed_s: float = 0.0
-    images_per_s: float = 0.0  # processed inputs per second (skipped ones not counted)
-    warnings: list[str] = field(default_factory=list)
-    items: list[ItemResult] = field(default_factory=list)
-    dataset_dir: str | None = None  # dataset jobs: the <repeats>_<trigger> folder
-    report_dir: str | None = None  # dataset jobs: the report folder
-
-    def to_dict(self, items: bool = True) -> dict[str, Any]:
-        d = asdict(self)
-        if not items:
-            d.pop("items")
-        return d
-
-    def line(self) -> str:
-        names = {STATUS_SWAPPED: "kept"} if self.kind == "dataset" else {}
-        parts = [f"{n} {names.get(s, s)}" for s, n in self.counts.items() if n]
-        head = f"{self.total} input(s): " + (", ".join(parts) if parts else "nothing done")
-        extra = []
-        if self.skipped:
-            extra.append(f"{self.skipped} already done")
-        if self.not_reached:
-            extra.append(f"{self.not_reached} not reached (stopped)")
-        if self.processed:
-            extra.append(f"{self.processed} processed at {self.images_per_s:.2f} images/s")
-        return head + (f" ({'; '.join(extra)})" if extra else "")
-
-
-@dataclass
-class Outcome:
-    """What a handler made of one input: its record fields and the files it wrote."""
-
-    status: str
-    reason: str | None = None
-    similarity: float | None = None
-    det_score: float | None = None
-    face_size: float | None = None
-    faces_detected: int | None = None
-    output: str | None = None  # relative to the output folder
-    files: list[str] = field(default_factory=list)  # relative to the output folder
-    detail: dict[str, Any] | None = None
-
-
-class Handler(Protocol):
-    """What a job does with each swap result (the batch and dataset jobs differ only here)."""
-
-    def job_options(self) -> dict[str, Any]:
-        """Everything besides units and engine that changes the outputs (hashed)."""
-
-    def planned(self, inp: InputFile) -> list[str]:
-        """Every file (relative to the output folder) this input may produce."""
-
-    def finish(self, inp: InputFile, result: SwapResult, outcome: Outcome) -> Outcome:
-        """Apply the job's filters and write the files; return the final outcome."""
-
-
-# ------------------------------------------------------------------------------ helpers
-
-
-def swapped_faces(report: SwapReport) -> list[Any]:
-    return [f for u in report.units for f in u.faces if f.status == SWAPPED]
-
-
-def classify(report: SwapReport) -> Outcome:
-    """Status of one swap result: swapped, blocked, no-face, or filtered (and why)."""
-    faces = swapped_faces(report)
-    out = Outcome(STATUS_FILTERED, faces_detected=report.faces_detected)
-    out.detail = {"units": [_unit_detail(u) for u in report.units], "warnings": list(report.warnings)}
-    if report.blocked:
-        out.status, out.reason = STATUS_BLOCKED, report.block_reason or "blocked by the content filter"
-        return out
-    if faces:
-        out.status = STATUS_SWAPPED
-        sims = [f.similarity for f in faces if f.similarity is not None]
-        out.similarity = min(sims) if sims else None
-        dets = [f.det_score for f in faces if f.det_score is not None]
-        out.det_score = min(dets) if dets else None
-        sizes = [min(f.bbox[2] - f.bbox[0], f.bbox[3] - f.bbox[1]) for f in faces if f.bbox]
-        out.face_size = round(float(min(sizes)), 1) if sizes else None
-        return out
-    if report.faces_detected == 0:
-        out.status, out.reason = STATUS_NO_FACE, "no face found in the target image"
-        return out
-    out.reason = report.nothing_swapped_reason()
-    sims = [f.similarity for u in report.units for f in u.faces if f.similarity is not None]
-    out.similarity = min(sims) if sims else None
-    return out
-
-
-def _unit_detail(u: Any) -> dict[str, Any]:
-    return {
-        "unit": u.unit,
-        "status": u.status,
-        "reason": u.reason,
-        "faces": [
-            {k: getattr(f, k) for k in ("position", "status", "reason", "bbox", "det_score", "similarity")}
-            for f in u.faces
-        ],
-    }
-
-
-def _digest(v: np.ndarray | None) -> str | None:
-    if v is None:
-        return None
-    q = np.round(np.asarray(v, np.float64).reshape(-1) * 1e4).astype(np.int64)
-    return hashlib.sha256(q.tobytes()).hexdigest()[:16]
-
-
-def options_fingerprint(
-    prepared: Sequence[PreparedUnit], engine_options: EngineOptions, job: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """(hash, the options it covers): the unit, engine and job options that change outputs.
-
-    Sources are represented by the identity they resolved to (an embedding digest), so the
-    same photos under another path hash the same, and a changed checkpoint hashes differently.
-    Models folder, providers and thread count are left out: they do not change the result.
-    """
-    units = []
-    for p in prepared:
-        d = p.options.to_dict()
-        for k in ("source_images", "face", "reference_image", "source_face_index"):
-            d.pop(k, None)
-        d["status"] = p.status
-        d["identity"] = _digest(p.identity.embedding) if p.identity is not None else None
-        d["identity_gender"] = p.identity.gender if p.identity is not None else None
-        d["reference"] = _digest(p.reference)
-        units.append(d)
-    eo = engine_options
-    engine = {
-        "det_size": eo.det_size,
-        "det_thresh": eo.det_thresh,
-        "det_retry": eo.det_retry,
-        "nsfw_threshold": safety.clamp_threshold(eo.nsfw_threshold),
-        "swapper": eo.swapper,
-    }
-    data = {"units": units, "engine": engine, "job": job}
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], data
-
-
-def prepare_job(engine: Engine, units: Sequence[UnitOptions]) -> tuple[list[PreparedUnit], list[str]]:
-    """Preflight the models and resolve the units once. Raises NoFaceError (exit code 4)
-    when no unit has a usable source face; returns the warnings about units that cannot
-    swap."""
-    units = list(units)
-    if not any(u.enabled and u.has_source for u in units):
-        raise BadInputError("no enabled unit with a source: give source images or a face checkpoint")
-    preflight(engine, units)
-    prepared = prepare_units(engine, units)
-    usable = [p for p in prepared if p.status == "ok" and p.identity is not None]
-    problems = [f"unit {i + 1}: {p.error}" for i, p in enumerate(prepared) if p.active and p.status != "ok"]
-    if not usable:
-        raise NoFaceError("nothing can be swapped: " + ("; ".join(problems) or "no usable source face"))
-    warnings = problems + [f"unit {i + 1}: {w}" for i, p in enumerate(prepared) if p.identity for w in p.identity.skipped]
-    return prepared, warnings
-
 
 def remove_stale_temp_files(folder: Path, skip: Sequence[Path] = ()) -> list[Path]:
-    """Delete temporary files left by a killed job (`imageio.save_image`'s and ours)."""
+    """Delete the temporary files of `durable.atomic_write` that a killed job left behind."""
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
@@ -263,7 +71,7 @@ def remove_stale_temp_files(folder: Path, skip: Sequence[Path] = ()) -> list[Pat
         rootp = Path(root)
         dirs[:] = [d for d in dirs if not any(_within(rootp / d, s) for s in skipped)]
         for n in names:
-            if TEMP_FILE_RE.match(n):
+            if TEMP_NAME_RE.match(n):
                 p = rootp / n
                 try:
                     p.unlink()
@@ -279,38 +87,6 @@ def _within(child: Path, parent: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Text file via temporary file + fsync + rename (the same naming as save_image's)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name[:120]}.{os.urandom(4).hex()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _unlink_quiet(path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        log.warning("could not delete %s: %s", path, e)
-
-
-# ------------------------------------------------------------------------------ the runner
 
 
 class _Fatal:
@@ -393,7 +169,7 @@ def _recover(manifest: Manifest, out: Path, target_folder: Path | None) -> None:
             doomed |= set(prev.files)
             manifest.forget([key])
         for rel in sorted(doomed):
-            _unlink_quiet(safe_child(out, rel))
+            unlink_quiet(safe_child(out, rel))
         manifest.drop_pending(key)
     skip = [target_folder] if target_folder is not None and _within(target_folder, out) else []
     removed = remove_stale_temp_files(out, skip=skip)
@@ -512,7 +288,7 @@ def _commit(manifest: Manifest, out: Path, rec: Record) -> None:
         keep = set(rec.files)
         for rel in prev.files:
             if rel not in keep:
-                _unlink_quiet(safe_child(out, rel))
+                unlink_quiet(safe_child(out, rel))
 
 
 def _process(
@@ -568,7 +344,7 @@ def _process(
         outcome = Outcome(STATUS_FAILED, reason=f"internal error: {type(e).__name__}: {e}")
     if outcome.status in (STATUS_ERROR, STATUS_FAILED):
         for rel in planned:  # whatever was written before the failure belongs to no record
-            _unlink_quiet(safe_child(out, rel))
+            unlink_quiet(safe_child(out, rel))
     elapsed = round(time.perf_counter() - t0, 4)
     rec = Record(
         input=inp.key, input_hash=digest, options_hash=opts_hash, status=outcome.status, reason=outcome.reason,

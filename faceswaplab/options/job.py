@@ -1,0 +1,30 @@
+"""What the web-ui's generation job does with the swap: into img2img's source, into the
+generated images, and whether the unswapped originals are kept. Shown in the accordion and
+accepted by the named alwayson form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .meta import UI, check_known, option, options_of, validate
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    # fmt: off
+    swap_in_source: bool = option(False, label="img2img: swap into the source image before generation", group="job",
+                                  fronts=(UI,))
+    swap_in_generated: bool = option(True, label="Swap in generated images", group="job", fronts=(UI,))
+    keep_originals: bool = option(False, label="Keep the unswapped originals too (placed after the swapped images)",
+                                  group="job", fronts=(UI,))
+    # fmt: on
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, where: str = "options") -> "JobOptions":
+        data = dict(data or {})
+        check_known(data, [o.name for o in options_of(cls)], where)
+        return cls(**{k: v for k, v in data.items() if v is not None})
