@@ -82,7 +82,9 @@ def test_blocking_classes_exact():
 
 def test_verdict_is_frozen():
     v = safety.Verdict(blocked=False, reason=None, detections=())
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         v.blocked = True  # type: ignore[misc]
 
 
