@@ -181,10 +181,16 @@ class Engine:
 
     @staticmethod
     def _lookup(registry: dict[str, Any], name: str) -> Any:
+        """By name, case-insensitively; a registered `prefix:name` also answers to its bare
+        name (the web-ui's own restorer/upscaler names, as older requests and Extras send)."""
         if name in registry:
             return registry[name]
+        want = name.strip().lower()
         folded = {k.lower(): v for k, v in registry.items()}
-        return folded.get(name.strip().lower())
+        if want in folded:
+            return folded[want]
+        bare = [v for k, v in folded.items() if ":" in k and k.split(":", 1)[1].strip() == want]
+        return bare[0] if len(bare) == 1 else None
 
     def restorer(self, name: str) -> Any:
         """A registered restorer, else an ONNX restorer file (ModelMissingError if absent)."""

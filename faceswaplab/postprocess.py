@@ -26,7 +26,6 @@ import numpy as np
 from . import geometry
 from .compose import box_mask, paste_aligned
 from .enhance.interfaces import is_aligned_restorer
-from .errors import ModelMissingError, OptionsError
 from .imageio import LoadedImage
 from .options import PostOptions
 
@@ -45,43 +44,13 @@ class PostModels:
     upscaler: Any = None
 
 
-def _by_bare_name(names: list[str], name: str) -> str | None:
-    """A registered `prefix:name` given without its prefix (the web-ui's own restorer and
-    upscaler names, as older requests and the Extras panel send them)."""
-    want = name.strip().lower()
-    for n in names:
-        if ":" in n and n.split(":", 1)[1].strip().lower() == want:
-            return n
-    return None
-
-
-def _restorer(engine: "Engine", name: str) -> Any:
-    try:
-        return engine.restorer(name)
-    except ModelMissingError:
-        other = _by_bare_name(engine.restorer_names(), name)
-        if other is None:
-            raise
-        return engine.restorer(other)
-
-
-def _upscaler(engine: "Engine", name: str) -> Any:
-    try:
-        return engine.upscaler(name)
-    except OptionsError:
-        other = _by_bare_name(engine.upscaler_names(), name)
-        if other is None:
-            raise
-        return engine.upscaler(other)
-
-
 def resolve(engine: "Engine", post: PostOptions | None) -> PostModels:
     """The restorer and upscaler `post` names (ModelMissingError / OptionsError when absent)."""
     if post is None or not post.active:
         return PostModels()
     return PostModels(
-        restorer=_restorer(engine, post.restorer) if post.restores and post.restorer else None,
-        upscaler=_upscaler(engine, post.upscaler) if post.upscales and post.upscaler else None,
+        restorer=engine.restorer(post.restorer) if post.restores and post.restorer else None,
+        upscaler=engine.upscaler(post.upscaler) if post.upscales and post.upscaler else None,
     )
 
 
