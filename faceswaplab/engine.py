@@ -17,7 +17,18 @@ from .analysis.analyser import Analyser
 from .analysis.detector import Detector, SCRFDDetector
 from .errors import ModelCorruptError, OptionsError
 from .models import sessions
-from .models.registry import ANALYSIS_PACK, DETECTOR, GENDERAGE, RECOGNITION, SWAPPER, swapper_kind_for
+from .models.registry import (
+    ANALYSIS_PACK,
+    CONVERTER,
+    CONVERTER_FILE,
+    DETECTOR,
+    GENDERAGE,
+    KNOWN_MODELS,
+    RECOGNITION,
+    SWAPPER,
+    swapper_kind,
+    swapper_kind_for,
+)
 from .models.store import ModelStore, resolve_models_dir
 from .options import EngineOptions
 from .swap import swapper as swapper_model
@@ -25,6 +36,39 @@ from .swap import swapper as swapper_model
 DETECTOR_FILE = f"{ANALYSIS_PACK}/det_10g.onnx"
 RECOGNITION_FILE = f"{ANALYSIS_PACK}/w600k_r50.onnx"
 GENDERAGE_FILE = f"{ANALYSIS_PACK}/genderage.onnx"
+_KNOWN_SWAPPERS = {s.filename for s in KNOWN_MODELS if s.kind == SWAPPER}
+_size_lock = threading.Lock()
+_size_cache: dict[tuple[str, int, int], int | None] = {}
+
+
+def swapper_file(name: str) -> str:
+    """`inswapper_128` -> `inswapper_128.onnx`: swappers are named with or without the suffix."""
+    text = str(name).strip()
+    if text and not text.lower().endswith(".onnx") and "/" not in text and "\\" not in text:
+        return text + ".onnx"
+    return text
+
+
+def _needs_size(filename: str, declared: str | None) -> bool:
+    """Only a file the registry does not know, or a family named without its size, needs its
+    graph read (reading the header of a 500 MB file costs about a second)."""
+    if declared:
+        return swapper_kind(declared) is None
+    return filename not in _KNOWN_SWAPPERS
+
+
+def _swapper_size(path: Path) -> int | None:
+    from .models.signature import swapper_size
+
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _size_lock:
+        if key in _size_cache:
+            return _size_cache[key]
+    size = swapper_size(path)
+    with _size_lock:
+        _size_cache[key] = size
+    return size
 
 
 class Engine:
@@ -124,15 +168,36 @@ class Engine:
         return loaded, faces
 
     def swapper(self, name: str | None = None, kind: str | None = None) -> swapper_model.Swapper:
-        """The swapper file `name` (default: the options' swapper), run as its registry kind
-        (`kind` names a SwapperKind row and overrides what the file name says)."""
-        path = self.store.require(name or self.options.swapper, SWAPPER)
-        row = swapper_kind_for(path.name, kind)
+        """The swapper file `name` (default: the options' swapper; `inswapper_128` means
+        `inswapper_128.onnx`), run as its registry kind (`kind`, the user's --swapper-type,
+        names a family or a row and overrides what the file name says). A kind that needs a
+        converter loads it too (ModelMissingError naming the converter file when absent)."""
+        path = self.store.require(swapper_file(name or self.options.swapper), SWAPPER)
+        row = swapper_kind_for(path.name, kind, size=_swapper_size(path) if _needs_size(path.name, kind) else None)
+        converter = self.converter(row.source.converter) if row.source.method == CONVERTER else None
 
         def factory(providers: list[str], so: Any) -> Any:
-            return swapper_model.load(path, row, providers, so)
+            return swapper_model.load(path, row, providers, so, converter=converter)
 
         return sessions.cached(path, self.providers, self.options.threads, f"swapper:{row.name}", factory)
+
+    def converter(self, name: str | None) -> swapper_model.Converter:
+        """An identity-embedding converter file ([1,512] -> [1,512]) at the models-dir root."""
+        if not name:
+            raise OptionsError("this swapper kind needs a converter, but its row names none")
+        path = self.store.require(name, CONVERTER_FILE)
+        def factory(providers: list[str], so: Any) -> Any:
+            import onnxruntime as ort
+
+            return ort.InferenceSession(str(path), sess_options=so, providers=providers)
+
+        session = sessions.cached(path, self.providers, self.options.threads, "converter", factory)
+        in_name, out_name = session.get_inputs()[0].name, session.get_outputs()[0].name
+
+        def run(vec: Any) -> Any:
+            return session.run([out_name], {in_name: vec})[0]
+
+        return run
 
     def required_files(self) -> list[tuple[str, str]]:
         """(name, kind) of the model files every swap loads, for notices that must not hash."""

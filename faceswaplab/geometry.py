@@ -32,14 +32,24 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-# Swapper alignment templates, named as the swapper kinds name them (swap/kinds.py), five
+# Swapper alignment templates, named as the swapper kinds name them (models/registry.py SWAPPER_KINDS), five
 # points in units of the crop side: a kind works at any multiple of its own size (boost) by
 # multiplying by the crop size, so no size is hard-coded anywhere. "arcface_128" is
 # insightface's inswapper alignment: the 112 template shifted 8 px right, over 128 px.
 # (Dividing by 128 and multiplying by 128 * 2^k are exact, so these points equal
 # arcface_template(128 * 2^k) bit for bit.)
+# "arcface_112_v1" and "mtcnn_512" are the templates FaceFusion names so (eyes, nose, mouth
+# corners as fractions of the crop side).
 TEMPLATES: dict[str, np.ndarray] = {
     "arcface_128": _frozen((ARCFACE_112 + np.array([8.0, 0.0])) / 128.0),
+    "arcface_112_v1": _frozen(
+        np.array([[0.35473214, 0.45658929], [0.64526786, 0.45658929], [0.50000000, 0.61154464],
+                  [0.37913393, 0.77687500], [0.62086607, 0.77687500]], dtype=np.float64)  # fmt: skip
+    ),
+    "mtcnn_512": _frozen(
+        np.array([[0.36562865, 0.46733799], [0.63305391, 0.46585885], [0.50019127, 0.61942959],
+                  [0.39032951, 0.77598822], [0.61178945, 0.77476328]], dtype=np.float64)  # fmt: skip
+    ),
 }
 
 

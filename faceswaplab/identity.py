@@ -28,6 +28,9 @@ class Identity:
     label: str = ""
     embeddings: np.ndarray | None = None  # N x 512 normalised, when built from several faces
     skipped: tuple[str, ...] = field(default_factory=tuple)  # sources without a usable face
+    # Norm of the mean raw (unnormalised) embedding: swapper kinds trained on raw-scale
+    # vectors get `embedding * raw_norm`. None: not known (a v1 checkpoint).
+    raw_norm: float | None = None
 
 
 def blend(parts: Sequence[Identity], method: str = "mean", label: str | None = None) -> Identity:
@@ -50,6 +53,8 @@ def blend(parts: Sequence[Identity], method: str = "mean", label: str | None = N
             genders[p.gender] += int(w)
     gender = genders.most_common(1)[0][0] if genders else None
     ages = [p.age for p in parts if p.age is not None]
+    norms = [(p.raw_norm, w) for p, w in zip(parts, weights) if p.raw_norm is not None]
+    raw_norm = float(sum(n * w for n, w in norms) / sum(w for _, w in norms)) if norms else None
     stacked = [p.embeddings if p.embeddings is not None else normalize(p.embedding)[None] for p in parts]
     return Identity(
         embedding=normalize(mean),
@@ -59,7 +64,21 @@ def blend(parts: Sequence[Identity], method: str = "mean", label: str | None = N
         label=label if label is not None else " + ".join(p.label for p in parts if p.label),
         embeddings=np.concatenate(stacked).astype(np.float32),
         skipped=tuple(s for p in parts for s in p.skipped),
+        raw_norm=raw_norm,
     )
+
+
+def mix_with_target(ident: Identity, target: Face, strength: float) -> tuple[np.ndarray, float | None]:
+    """(embedding, raw norm) of `strength` x the source identity + (1 - strength) x the target
+    face's own, on normalised embeddings and renormalised (the raw norm mixed alike), so a
+    user can keep some of the target's likeness with any swapper kind."""
+    if strength >= 1.0 or target.embedding is None:
+        return ident.embedding, ident.raw_norm
+    s = float(max(strength, 0.0))
+    mixed = normalize(s * normalize(ident.embedding) + (1.0 - s) * normalize(target.embedding))
+    if ident.raw_norm is None or target.raw_norm is None:
+        return mixed, ident.raw_norm
+    return mixed, s * ident.raw_norm + (1.0 - s) * target.raw_norm
 
 
 def pick_source_face(faces: Sequence[Face], index: int) -> Face | None:
@@ -72,7 +91,7 @@ def pick_source_face(faces: Sequence[Face], index: int) -> Face | None:
 def from_faces(faces: Sequence[tuple[str, Face]], label: str = "") -> Identity:
     """Identity from (name, face) pairs, each face already analysed (embedding, maybe gender)."""
     parts = [
-        Identity(embedding=f.embedding, gender=f.gender, age=f.age, samples=1, label=name)  # type: ignore[arg-type]
+        Identity(embedding=f.embedding, gender=f.gender, age=f.age, samples=1, label=name, raw_norm=f.raw_norm)  # type: ignore[arg-type]
         for name, f in faces
     ]
     ident = blend(parts, label=label)

@@ -17,13 +17,13 @@ import numpy as np
 from . import postprocess, safety
 from .analysis.face import Face, similarity
 from .analysis.selection import largest, select_faces
-from .engine import Engine
+from .engine import Engine, swapper_file
 from .errors import BadInputError, ModelMissingError, NoFaceError
 from .identity import Identity, blend, describe_missing, from_faces, pick_source_face
 from .imageio import LoadedImage, load_image
 from .options import PostOptions, UnitOptions
 from .report import SKIPPED, SWAPPED, FaceReport, SwapReport, UnitReport
-from .swap.face_swap import swap_face
+from .swap.face_swap import swap_face, unit_swapper_type
 
 
 @dataclass
@@ -104,7 +104,9 @@ def preflight(engine: Engine, units: Sequence[UnitOptions], post: PostOptions | 
     before any image with ONE message naming every missing file (ModelMissingError, exit
     code 3), not one per run."""
     units = [u for u in units if u.enabled]
-    needs: list[Any] = [engine.detector, engine.recognizer, engine.swapper]
+    needs: list[Any] = [engine.detector, engine.recognizer]
+    for swapper in dict.fromkeys((u.swapper, unit_swapper_type(u)) for u in units) or [(None, None)]:
+        needs.append(lambda s=swapper: engine.swapper(*s))
     if any(u.gender != "any" for u in units):
         needs.append(engine.genderage)
     if engine.nsfw_detector is None:
@@ -197,6 +199,8 @@ def swap_image(
     for i, p in enumerate(prepared):
         ident = p.identity
         ur = UnitReport(unit=i, source=ident.label if ident else "", status=p.status, reason=p.error)
+        if p.active:
+            ur.swapper = swapper_file(p.options.swapper or engine.options.swapper).replace("\\", "/").rsplit("/", 1)[-1]
         report.units.append(ur)
         if ident is None or p.status != "ok":
             continue

@@ -34,6 +34,7 @@ class UnitReport:
     status: str = "ok"  # ok | disabled | no-source-face | error
     reason: str | None = None
     faces: list[FaceReport] = field(default_factory=list)
+    swapper: str | None = None  # the swapper file that ran (similarity is still ArcFace's)
 
     @property
     def swapped(self) -> int:
@@ -89,6 +90,8 @@ class SwapReport:
                 continue
             sims = [f"{f.similarity:.2f}" for f in u.faces if f.status == SWAPPED and f.similarity is not None]
             bit = f"unit {u.unit + 1} ({u.source or 'source'}): {u.swapped} swapped"
+            if u.swapped and u.swapper:
+                bit += f" with {u.swapper}"
             if sims:
                 bit += f", similarity {', '.join(sims)}"
             if u.reason:

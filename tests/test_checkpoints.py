@@ -97,7 +97,7 @@ def test_round_trip_five_photos(engine, photos, tmp_path):
     assert ident.embeddings.shape == (5, 512)
     assert np.allclose(np.linalg.norm(ident.embeddings, axis=1), 1.0, atol=1e-6)
     assert ident.samples == 5 and ident.gender == "female" and ident.age == res.identity.age
-    assert not loaded.legacy and loaded.format_version == 1 and loaded.blend_method == "mean"
+    assert not loaded.legacy and loaded.format_version == 2 and loaded.blend_method == "mean"
     m = loaded.metadata
     assert m["format"] == "faceswaplab.face/1" and m["name"] == "Alice" and m["samples"] == "5"
     assert m["embedding_model"] == "buffalo_l/w600k_r50"

@@ -21,7 +21,7 @@ def pack(tmp_path, models_dir) -> Path:
     fm.write_restorer(d / "restorers" / "filter.onnx", 512)
     fm.write_parser(d / "parsers" / "parser.onnx")
     (d / "notes.onnx").write_bytes(b"not a model")
-    fm.write_swapper(d / "other_256.onnx", mode="identity", size=256)  # no kind of that size yet
+    fm.write_swapper(d / "other_200.onnx", mode="identity", size=200)  # no kind of that size
     return d
 
 

@@ -499,7 +499,9 @@ def test_host_upscaler_keeps_the_face_in_place(enh_identity_dir, t1):
     assert up.scales == [4, 4]  # 128 crop -> FFHQ 512 is a ~3.1x enlargement
     assert "upscaled x4 with host-up" in res.notes
     assert psnr(upscaled, plain, sel) > 40
-    assert psnr(upscaled, rgb, sel) > psnr(plain, rgb, sel) - 1.0
+    # the plain path resamples the swap once (cubic); a bilinear x4 resize costs a few dB
+    # but a misregistration would cost ~10
+    assert psnr(upscaled, rgb, sel) > psnr(plain, rgb, sel) - 4.0
 
 
 def test_lanczos_upscale_and_unknown_upscaler(id_eng):
@@ -563,6 +565,7 @@ def round_trip_psnrs(engine: Engine, rgb: np.ndarray, faces, swapper_path: Path)
     insight = _insightface_paste(swapper_path, rgb, faces, ident)
     return {
         "ours: boost 4 + restoration, one warp back": psnr(ours, rgb, sel),
+        "ours: boost 4, no restoration": psnr(boosted, rgb, sel),
         "insightface paste-back (128)": psnr(insight, rgb, sel),
         "insightface paste-back + re-align + second warp": psnr(realign_and_paste(insight, faces), rgb, sel),
         "boost 4 paste-back + re-align + second warp": psnr(realign_and_paste(boosted, faces), rgb, sel),
@@ -581,6 +584,8 @@ def test_round_trip_psnr_on_t1(enh_identity_dir, mtcnn, t1):
         print(f"  {v:6.2f} dB  {k}")
     ours = figures["ours: boost 4 + restoration, one warp back"]
     assert ours >= 42.0
+    # the restoration path's extra resample (swap crop -> FFHQ space) costs under 1 dB
+    assert ours > figures["ours: boost 4, no restoration"] - 1.0
     assert ours > figures["insightface paste-back (128)"]
     assert ours > figures["insightface paste-back + re-align + second warp"]
     assert ours > figures["boost 4 paste-back + re-align + second warp"]

@@ -178,6 +178,14 @@ def test_registry_lists_the_expected_files_with_kinds():
     assert set(names) == {
         "inswapper_128.onnx", "inswapper_128_fp16.onnx", "buffalo_l/det_10g.onnx", "buffalo_l/w600k_r50.onnx",
         "buffalo_l/genderage.onnx", "buffalo_l/2d106det.onnx", "buffalo_l/1k3d68.onnx",
+        "reswapper_128.onnx", "reswapper_256.onnx", "hyperswap_1a_256.onnx", "hyperswap_1b_256.onnx",
+        "hyperswap_1c_256.onnx", "ghost_1_256.onnx", "ghost_2_256.onnx", "ghost_3_256.onnx", "simswap_256.onnx",
+        "simswap_unofficial_512.onnx", "hififace_unofficial_256.onnx", "crossface_ghost.onnx",
+        "crossface_simswap.onnx", "crossface_hififace.onnx",
+    }
+    assert {s.name for s in KNOWN_MODELS if s.required} == {
+        "inswapper_128.onnx", "buffalo_l/det_10g.onnx", "buffalo_l/w600k_r50.onnx",
+        "buffalo_l/genderage.onnx", "buffalo_l/2d106det.onnx", "buffalo_l/1k3d68.onnx",
     }
     assert names["inswapper_128.onnx"].sha256 == "e4a3f08c753cb72d04e10aa0f7dbe3deebbf39567d4ead6dce08e98aa49e16af"
     assert names["inswapper_128.onnx"].required and not names["inswapper_128_fp16.onnx"].required

@@ -47,7 +47,11 @@ class Analyser:
         return faces
 
     def embed(self, rgb: np.ndarray, kps: np.ndarray) -> np.ndarray:
-        """Normalised identity embedding of the face at these keypoints (no detection).
+        """Normalised identity embedding of the face at these keypoints (no detection)."""
+        return normalize(self.embed_raw(rgb, kps))
+
+    def embed_raw(self, rgb: np.ndarray, kps: np.ndarray) -> np.ndarray:
+        """The recogniser's raw output (its norm is what raw-scale swapper kinds need).
 
         Only the 112 px crop is converted to BGR (insightface's convention), never the image.
         """
@@ -55,7 +59,7 @@ class Analyser:
         m = geometry.align_matrix(kps, size)
         crop = cv2.warpAffine(rgb, m, (size, size), borderValue=0.0)
         feat = self.recognizer.get_feat(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-        return normalize(np.asarray(feat).reshape(-1))
+        return np.asarray(feat, np.float32).reshape(-1)
 
     def add_attributes(self, bgr: np.ndarray, faces: list[Face]) -> None:
         if self._genderage is None:
@@ -83,7 +87,9 @@ class Analyser:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         faces = self.detect(bgr, det_size, det_thresh, retry)
         for face in faces:
-            face.embedding = self.embed(rgb, face.kps)
+            raw = self.embed_raw(rgb, face.kps)
+            face.embedding = normalize(raw)
+            face.raw_norm = float(np.linalg.norm(raw))
         if attributes and faces:
             self.add_attributes(bgr, faces)
         return faces

@@ -20,6 +20,7 @@ class Face:
     kps: np.ndarray  # 5 x 2: eyes, nose, mouth corners
     det_score: float
     embedding: np.ndarray | None = None  # L2-normalised, float32 [512]
+    raw_norm: float | None = None  # the norm of the recogniser's raw output (raw-scale kinds)
     gender: str | None = None  # "female" / "male"
     age: int | None = None
     detection_index: int = 0  # order in which the detector returned it

@@ -29,7 +29,12 @@ from ..identity import Identity
 from .container import Parsed, bad, file_stem, label_for, parse_bytes, read_file, tensor_array
 
 FORMAT_NAME = "faceswaplab.face"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the layout's major version, in `format` (readers refuse a higher one)
+# Revision 2 adds the optional `raw_embedding` tensor; it is recorded in the metadata key
+# `revision`, not in `format`, so readers of revision 1 (which ignore unknown tensors but
+# refuse a higher major version) still read these files.
+FORMAT_REVISION = 2
+MAX_RAW_NORM = 1000.0
 EMBEDDING_MODEL = "buffalo_l/w600k_r50"
 EMBEDDING_MODEL_FILE = "buffalo_l/w600k_r50.onnx"
 EMBEDDING_DIM = 512
@@ -125,6 +130,20 @@ def _embedding_rows(parsed: Parsed, label: str, strict: bool) -> np.ndarray | No
     return _normalised_rows(tensor_array(parsed, "embeddings", label).astype(np.float64), label, "'embeddings'")
 
 
+def _raw_norm(parsed: Parsed, label: str, strict: bool) -> float | None:
+    """The norm of the stored raw-scale embedding (revision 2), None when absent."""
+    if "raw_embedding" not in parsed.tensors:
+        return None
+    t = parsed.tensors["raw_embedding"]
+    if t.dtype not in (("F32",) if strict else _FLOAT_DTYPES) or t.shape != (EMBEDDING_DIM,):
+        raise bad(label, f"'raw_embedding' must be F32 [{EMBEDDING_DIM}], found {t.dtype} {list(t.shape)}")
+    vec = tensor_array(parsed, "raw_embedding", label).astype(np.float64)
+    norm = float(np.linalg.norm(vec))
+    if not math.isfinite(norm) or not 1e-3 < norm < MAX_RAW_NORM:
+        raise bad(label, f"'raw_embedding' has norm {norm:g}, expected a finite value between 0 and {MAX_RAW_NORM:g}")
+    return norm
+
+
 def _scalar(parsed: Parsed, key: str, label: str) -> float | None:
     if key not in parsed.tensors:
         return None
@@ -193,14 +212,16 @@ def _decode(parsed: Parsed, label: str, path: Path | None) -> Checkpoint:
         samples=samples,
         label=path.name if path is not None else display,
         embeddings=embeddings if embeddings is not None else emb[None].copy(),
+        raw_norm=_raw_norm(parsed, label, strict=ours),
     )
+    revision = meta.get("revision", "1") if ours else None
     return Checkpoint(
         identity=ident,
         name=display,
         path=path,
         metadata=dict(meta),
         legacy=not ours,
-        format_version=version,
+        format_version=(int(revision) if revision and revision.isdigit() else version) if ours else None,
         blend_method=method,
         created=meta.get("created"),
         embedding_model=meta.get("embedding_model") or None,
@@ -255,10 +276,15 @@ def encode_checkpoint(
             raise OptionsError(f"a checkpoint keeps at most {MAX_SAMPLES} samples, got {n}")
         if n > 1:
             tensors["embeddings"] = np.ascontiguousarray(rows, np.float32)
+    if identity.raw_norm is not None and math.isfinite(identity.raw_norm) and 0.0 < identity.raw_norm < MAX_RAW_NORM:
+        # direction: the blended identity; scale: the photos' mean raw norm (what raw-scale
+        # swapper kinds such as ghost take)
+        tensors["raw_embedding"] = np.ascontiguousarray(emb * np.float32(identity.raw_norm), np.float32)
     tensors["gender"] = np.array(GENDER_CODES.get(identity.gender or "", -1), np.int64)
     tensors["age"] = np.array(-1 if identity.age is None else int(identity.age), np.int64)
     metadata = {
         "format": f"{FORMAT_NAME}/{FORMAT_VERSION}",
+        "revision": str(FORMAT_REVISION),
         "name": display_name(name) or "face",
         "samples": str(n),
         "blend": blend_method,
@@ -273,6 +299,7 @@ def encode_checkpoint(
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "FORMAT_REVISION",
     "EMBEDDING_MODEL",
     "EMBEDDING_MODEL_FILE",
     "EMBEDDING_DIM",

@@ -31,9 +31,10 @@ GENDERAGE = "genderage"
 LANDMARK = "landmark"
 RESTORER = "restorer"
 PARSER = "parser"
+CONVERTER_FILE = "converter"  # identity-embedding converters of some swapper kinds ([1,512] -> [1,512])
 FACE = "face"  # face checkpoints (.safetensors), not ONNX: listed, never signature-checked
 
-MODEL_KINDS: tuple[str, ...] = (SWAPPER, DETECTOR, RECOGNITION, GENDERAGE, LANDMARK, RESTORER, PARSER)
+MODEL_KINDS: tuple[str, ...] = (SWAPPER, CONVERTER_FILE, DETECTOR, RECOGNITION, GENDERAGE, LANDMARK, RESTORER, PARSER)
 
 # --- Swapper kinds -------------------------------------------------------------------------
 
@@ -64,23 +65,32 @@ SOURCE_METHODS = (EMAP, EMBEDDING, CONVERTER)
 class SourceEncoding:
     """Models were trained on different identity vectors (a projected latent, the plain
     embedding, a converter's output, normalised or not); feeding another one still runs but
-    swaps in the wrong face, so the row must say which."""
+    swaps in the wrong face, so the row must say which.
+
+    `raw`: the encoding starts from the raw-scale ArcFace embedding (the recogniser's output
+    before L2 normalisation, as ghost's, simswap's and hififace's converters were trained on)
+    instead of the normalised one. `emap_optional`: an EMAP kind whose files may lack the emap
+    (ReSwapper exports): then the normalised embedding goes in as it is."""
 
     method: str = EMAP
     converter: str | None = None  # the converter's file at the models-dir root (CONVERTER only)
     normalise: bool = True  # L2-normalise the result
+    raw: bool = False
+    emap_optional: bool = False
 
 
 @dataclass(frozen=True)
 class SwapperKind:
     """One swapper kind: the facts the swap path reads (nothing else knows a model's size).
 
-    `template` names a five-point alignment in units of the crop side (geometry.TEMPLATES),
-    so the crop at `size * boost` px is the same alignment scaled. `target_input`,
-    `source_input` and `output` are the tensor names (a re-export with other names is read by
-    position: target first)."""
+    `family` is what `--swapper-type` names (a family may come in several sizes: the file's
+    signature picks the row). `template` names a five-point alignment in units of the crop
+    side (geometry.TEMPLATES), so the crop at `size * boost` px is the same alignment scaled.
+    `target_input`, `source_input` and `output` are the tensor names (a re-export with other
+    names is read by position: target first)."""
 
     name: str
+    family: str
     size: int
     template: str
     target_norm: PixelNorm = UNIT_RANGE
@@ -95,17 +105,62 @@ class SwapperKind:
         return self.size * int(boost)
 
 
+HALF_RANGE = PixelNorm((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # (x - 0.5) / 0.5 in, y * 0.5 + 0.5 out
+IMAGENET = PixelNorm((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+# Layouts as FaceFusion 3.8.1's face swapper and the ReSwapper README declare them.
 SWAPPER_KINDS: tuple[SwapperKind, ...] = (
     SwapperKind(
-        name="inswapper_128",
-        size=128,
-        template="arcface_128",
+        name="inswapper_128", family="inswapper", size=128, template="arcface_128",
         source=SourceEncoding(EMAP, normalise=True),
         description="insightface inswapper (also its fp16 export: the precision is read from the file)",
     ),
-)
+    SwapperKind(
+        name="reswapper_128", family="reswapper", size=128, template="arcface_128",
+        source=SourceEncoding(EMAP, normalise=True, emap_optional=True),
+        description="ReSwapper, inswapper's layout retrained (reads the file's emap when it has one)",
+    ),
+    SwapperKind(
+        name="reswapper_256", family="reswapper", size=256, template="arcface_128",
+        source=SourceEncoding(EMAP, normalise=True, emap_optional=True),
+        description="ReSwapper at 256 px (inswapper's layout and alignment, scaled)",
+    ),
+    SwapperKind(
+        name="hyperswap_256", family="hyperswap", size=256, template="arcface_128",
+        target_norm=HALF_RANGE, output_norm=HALF_RANGE, source=SourceEncoding(EMBEDDING, normalise=True),
+        description="FaceFusion's HyperSwap 1a/1b/1c at 256 px",
+    ),
+    SwapperKind(
+        name="ghost_256", family="ghost", size=256, template="arcface_112_v1",
+        target_norm=HALF_RANGE, output_norm=HALF_RANGE,
+        source=SourceEncoding(CONVERTER, converter="crossface_ghost.onnx", normalise=False, raw=True),
+        description="ai-forever's GHOST (sber-swap) 1/2/3-block U-Nets at 256 px",
+    ),
+    SwapperKind(
+        name="simswap_256", family="simswap", size=256, template="arcface_112_v1",
+        target_norm=IMAGENET, output_norm=UNIT_RANGE,
+        source=SourceEncoding(CONVERTER, converter="crossface_simswap.onnx", normalise=True, raw=True),
+        description="SimSwap at 256 px (ImageNet-normalised input, 0..1 output)",
+    ),
+    SwapperKind(
+        name="simswap_512", family="simswap", size=512, template="arcface_112_v1",
+        source=SourceEncoding(CONVERTER, converter="crossface_simswap.onnx", normalise=True, raw=True),
+        description="the unofficial SimSwap 512 export",
+    ),
+    SwapperKind(
+        name="hififace_256", family="hififace", size=256, template="mtcnn_512",
+        target_norm=HALF_RANGE, output_norm=HALF_RANGE,
+        source=SourceEncoding(CONVERTER, converter="crossface_hififace.onnx", normalise=True, raw=True),
+        description="the unofficial HifiFace 256 export",
+    ),
+)  # fmt: skip
 DEFAULT_SWAPPER_KIND = "inswapper_128"
+DEFAULT_SWAPPER = "inswapper_128.onnx"
+SWAPPER_FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(k.family for k in SWAPPER_KINDS))
 SWAPPER_SIZES: tuple[int, ...] = tuple(sorted({k.size for k in SWAPPER_KINDS}))
+# The norm of a typical raw w600k_r50 embedding of a well-lit frontal face: v1 checkpoints
+# stored only the normalised embedding, and kinds fed the raw scale get it times this.
+TYPICAL_RAW_NORM = 20.0
 
 
 def _swapper_signature() -> str:
@@ -118,6 +173,7 @@ def _swapper_signature() -> str:
 
 EXPECTED_SIGNATURES: dict[str, str] = {
     SWAPPER: _swapper_signature(),
+    CONVERTER_FILE: "input [1,512]; output [1,512]",
     DETECTOR: "one 4-D image input [1,3,H,W]; 5 or more outputs (scores, boxes, keypoints per stride)",
     RECOGNITION: "input [N,3,112,112]; output [N,512]",
     GENDERAGE: "input [N,3,96,96]; output [N,3]",
@@ -155,6 +211,7 @@ class ModelSpec:
     archive: str | None = None
     description: str = ""
     swapper_kind: str | None = None  # SWAPPER files: the SwapperKind row that runs it
+    licence: str = ""  # as the model's authors state it (shown by `models` and docs/models.md)
 
     @property
     def filename(self) -> str:
@@ -197,6 +254,12 @@ class ArchiveSpec:
 # Sizes/sha256 are only ever compared, never trusted blindly: a download whose sha256
 # does not match is refused.
 
+_NONCOMMERCIAL = "non-commercial research only (insightface)"
+# [FF_ASSETS] FaceFusion publishes these files in github.com/facefusion/facefusion-assets
+#   releases (models-3.0.0: ghost, simswap, hififace, crossface converters; models-3.3.0:
+#   hyperswap); no sha256 is stated beside them, so those fields stay None ("custom").
+_FF_300 = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
+_FF_330 = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.3.0/"
 _INSIGHTFACE_RELEASE = "https://github.com/deepinsight/insightface/releases/download/v0.7/"
 # Per-file mirror of the insightface model packs on Hugging Face (revision pinned as used
 # in public download scripts); files fetched from it are checked against [REACTOR] sha256.
@@ -223,8 +286,9 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         sha256="e4a3f08c753cb72d04e10aa0f7dbe3deebbf39567d4ead6dce08e98aa49e16af",  # [REACTOR], DESIGN.md
         size=554_253_681,  # [DLC]
         required=True,
-        description="insightface inswapper 128 (non-commercial research licence)",
+        description="insightface inswapper 128",
         swapper_kind="inswapper_128",
+        licence=_NONCOMMERCIAL,
     ),
     ModelSpec(
         name="inswapper_128_fp16.onnx",
@@ -235,6 +299,7 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         required=False,
         description="half-precision export of inswapper 128 (optional)",
         swapper_kind="inswapper_128",
+        licence=_NONCOMMERCIAL,
     ),
     ModelSpec(
         name="buffalo_l/det_10g.onnx",
@@ -244,6 +309,7 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         size=16_923_827,  # [DLC]
         required=True,
         archive="buffalo_l.zip",
+        licence=_NONCOMMERCIAL,
         description="SCRFD-10GF face detector (buffalo_l)",
     ),
     ModelSpec(
@@ -254,6 +320,7 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         size=174_383_860,  # [DLC]
         required=True,
         archive="buffalo_l.zip",
+        licence=_NONCOMMERCIAL,
         description="ArcFace R50 identity embedding (buffalo_l)",
     ),
     ModelSpec(
@@ -264,6 +331,7 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         size=1_322_532,  # [DLC]
         required=True,
         archive="buffalo_l.zip",
+        licence=_NONCOMMERCIAL,
         description="gender and age (buffalo_l)",
     ),
     ModelSpec(
@@ -274,6 +342,7 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         size=5_030_888,  # [DLC]
         required=True,
         archive="buffalo_l.zip",
+        licence=_NONCOMMERCIAL,
         description="106-point 2D landmarks (buffalo_l)",
     ),
     ModelSpec(
@@ -284,9 +353,48 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
         size=143_607_619,  # [DLC]
         required=True,
         archive="buffalo_l.zip",
+        licence=_NONCOMMERCIAL,
         description="68-point 3D landmarks (buffalo_l)",
     ),
 )
+
+
+def _swapper(file: str, kind: str, url: str | None, licence: str, description: str) -> ModelSpec:
+    return ModelSpec(name=file, kind=SWAPPER, url=url, sha256=None, size=None, required=False,
+                     description=description, swapper_kind=kind, licence=licence)  # fmt: skip
+
+
+def _converter(file: str, licence: str, for_kind: str) -> ModelSpec:
+    return ModelSpec(name=file, kind=CONVERTER_FILE, url=_FF_300 + file, sha256=None, size=None, required=False,
+                     description=f"identity embedding converter for {for_kind}", licence=licence)  # fmt: skip
+
+
+_GHOST = "Apache-2.0 (ai-forever sber-swap)"
+_SIMSWAP = "non-commercial research only (SimSwap)"
+OPTIONAL_SWAPPERS: tuple[ModelSpec, ...] = (
+    _swapper("reswapper_128.onnx", "reswapper_128", None, "as its author states (ReSwapper)", "ReSwapper 128"),
+    _swapper("reswapper_256.onnx", "reswapper_256", None, "as its author states (ReSwapper)", "ReSwapper 256"),
+    *(
+        _swapper(f"hyperswap_1{v}_256.onnx", "hyperswap_256", _FF_330 + f"hyperswap_1{v}_256.onnx",
+                 "ResearchRAIL (FaceFusion)", f"HyperSwap 1{v} 256")
+        for v in "abc"
+    ),
+    *(
+        _swapper(f"ghost_{n}_256.onnx", "ghost_256", _FF_300 + f"ghost_{n}_256.onnx", _GHOST,
+                 f"GHOST {n}-block 256 (needs crossface_ghost.onnx)")
+        for n in (1, 2, 3)
+    ),
+    _swapper("simswap_256.onnx", "simswap_256", _FF_300 + "simswap_256.onnx", _SIMSWAP,
+             "SimSwap 256 (needs crossface_simswap.onnx)"),
+    _swapper("simswap_unofficial_512.onnx", "simswap_512", _FF_300 + "simswap_unofficial_512.onnx", _SIMSWAP,
+             "SimSwap 512, unofficial (needs crossface_simswap.onnx)"),
+    _swapper("hififace_unofficial_256.onnx", "hififace_256", _FF_300 + "hififace_unofficial_256.onnx",
+             "as its author states (HifiFace, unofficial)", "HifiFace 256, unofficial (needs crossface_hififace.onnx)"),
+    _converter("crossface_ghost.onnx", _GHOST, "ghost"),
+    _converter("crossface_simswap.onnx", _SIMSWAP, "simswap"),
+    _converter("crossface_hififace.onnx", "as its author states (HifiFace, unofficial)", "hififace"),
+)  # fmt: skip
+KNOWN_MODELS = KNOWN_MODELS + OPTIONAL_SWAPPERS
 
 ANALYSIS_PACK = "buffalo_l"
 
@@ -314,21 +422,50 @@ def swapper_kind(name: str) -> SwapperKind | None:
     return next((k for k in SWAPPER_KINDS if k.name == key), None)
 
 
-def swapper_kind_for(filename: str, declared: str | None = None) -> SwapperKind:
-    """The kind that runs a swapper file: `declared` (the user's --swapper-type) wins, then
-    the registry's row for a known file name, then the default kind (while one kind is
-    known, every file that passes the swapper signature check is of that kind).
-    Raises OptionsError for an unknown declared kind."""
-    if declared:
-        kind = swapper_kind(declared)
-        if kind is None:
-            known = ", ".join(k.name for k in SWAPPER_KINDS)
-            raise OptionsError(f"unknown swapper type {declared!r}; known: {known}")
-        return kind
+def kinds_of_size(size: int) -> list[SwapperKind]:
+    return [k for k in SWAPPER_KINDS if k.size == size]
+
+
+def swapper_kind_for(filename: str, declared: str | None = None, size: int | None = None) -> SwapperKind:
+    """The kind that runs a swapper file: `declared` (the user's --swapper-type: a family like
+    'ghost' or a row name like 'ghost_256'; with a family the file's `size` picks the row),
+    then the registry's row for a known file name, then the one kind of the file's size.
+    Raises OptionsError when the kind cannot be told (several kinds share the size) or a
+    declared kind is unknown or does not come in the file's size."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    if declared:
+        key = declared.strip().lower()
+        kind = swapper_kind(key)
+        if kind is None and key in SWAPPER_FAMILIES:
+            rows = [k for k in SWAPPER_KINDS if k.family == key]
+            kind = next((k for k in rows if size is None or k.size == size), None)
+            if kind is None:
+                sizes = ", ".join(str(k.size) for k in rows)
+                raise OptionsError(f"{base} works at {size} px, but swapper type {key} comes in {sizes} px only")
+        if kind is None:
+            known = ", ".join(SWAPPER_FAMILIES)
+            raise OptionsError(f"unknown swapper type {declared!r}; known: {known}")
+        if size is not None and kind.size != size:
+            raise OptionsError(f"{base} works at {size} px, but swapper type {kind.name} is {kind.size} px")
+        return kind
     spec = next((s for s in KNOWN_MODELS if s.kind == SWAPPER and s.filename == base), None)
     kind = swapper_kind(spec.swapper_kind) if spec is not None and spec.swapper_kind else None
-    return kind or _default_kind()
+    if kind is not None:
+        return kind
+    rows = kinds_of_size(size) if size is not None else [_default_kind()]
+    if len({_layout(k) for k in rows}) == 1:  # e.g. inswapper and reswapper at 128: one layout
+        return rows[0]
+    if not rows:
+        raise OptionsError(f"{base}: no swapper kind works at {size} px (known sizes: {', '.join(map(str, SWAPPER_SIZES))})")
+    families = ", ".join(dict.fromkeys(k.family for k in rows))
+    raise OptionsError(
+        f"{base} works at {size} px, which several swapper kinds share ({families}): "
+        "say which with --swapper-type KIND (unit field swapper_type)"
+    )
+
+
+def _layout(k: SwapperKind) -> tuple:
+    return (k.template, k.target_norm, k.output_norm, k.source.method, k.source.converter, k.source.raw)
 
 
 def _default_kind() -> SwapperKind:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .registry import (
+    CONVERTER_FILE,
     DETECTOR,
     EXPECTED_SIGNATURES,
     GENDERAGE,
@@ -105,6 +106,23 @@ def _check_swapper(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str |
     return None
 
 
+def swapper_size(path: str | os.PathLike[str]) -> int | None:
+    """The crop side S a swapper file works at (its target input [1,3,S,S]), None when the
+    file does not declare one of the known sizes."""
+    inputs, _ = read_io(path)
+    if not inputs:
+        return None
+    return next((s for s in SWAPPER_SIZES if _fits(inputs[0].shape, (1, 3, s, s), fixed=(2, 3))), None)
+
+
+def _check_converter(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str | None:
+    if len(inputs) != 1 or not _fits(inputs[0].shape, (1, 512)):
+        return f"input(s) {_list(inputs)}"
+    if len(outputs) != 1 or not _fits(outputs[0].shape, (1, 512)):
+        return f"output(s) {_list(outputs)}"
+    return None
+
+
 def _check_detector(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str | None:
     if len(inputs) != 1:
         return f"{len(inputs)} input(s) {_list(inputs)}"
@@ -179,6 +197,7 @@ def _check_parser(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str | 
 
 _CHECKERS: dict[str, Callable[[list[TensorInfo], list[TensorInfo]], str | None]] = {
     SWAPPER: _check_swapper,
+    CONVERTER_FILE: _check_converter,
     DETECTOR: _check_detector,
     RECOGNITION: _image_to_vector(112, 512),
     GENDERAGE: _image_to_vector(96, 3),

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import OptionsError
+from ..models.registry import DEFAULT_SWAPPER
 from .meta import CLI, DROPDOWN, SETTINGS, TEXT, option, setattr_frozen, validate
 
 NSFW_THRESHOLD_RANGE = (0.3, 0.9)
@@ -37,9 +37,10 @@ class EngineOptions:
     nsfw_threshold: float = option(0.5, label="Content filter threshold (it cannot be switched off)", group="engine",
                                    fronts=_BOTH, minimum=NSFW_THRESHOLD_RANGE[0], maximum=NSFW_THRESHOLD_RANGE[1],
                                    step=0.01, metavar="X", help="content filter threshold")
-    swapper: str = option("inswapper_128.onnx", label="Swapper model file (inswapper-type files in the models directory)",
-                          group="engine", fronts=_BOTH, kind=DROPDOWN, dynamic="swappers", restart=True,
-                          metavar="FILE", help="swapper model file in the models dir")
+    swapper: str = option("inswapper_128.onnx", label="Default swapper model (a unit may choose another)",
+                          group="engine", fronts=(SETTINGS,), kind=DROPDOWN, dynamic="swappers", restart=True,
+                          flag="default-swapper",
+                          metavar="FILE", help="the swapper a unit uses when it names none")
     faces_dir: str | None = option(None, label="Face checkpoints directory (empty: <models dir>/faces)", group="engine",
                                    fronts=(SETTINGS,), kind=TEXT, setting="checkpoints_dir",
                                    help="the folder of face checkpoints")
@@ -48,8 +49,10 @@ class EngineOptions:
     def __post_init__(self) -> None:
         validate(self)
         setattr_frozen(self, "providers", self.providers or ("cpu",))
-        if not self.swapper.endswith(".onnx"):
-            raise OptionsError(f"swapper must name an .onnx file, got {self.swapper!r}")
+        if not self.swapper.strip():
+            setattr_frozen(self, "swapper", DEFAULT_SWAPPER)
+        elif not self.swapper.lower().endswith(".onnx"):
+            setattr_frozen(self, "swapper", self.swapper.strip() + ".onnx")
 
     def replace(self, **changes: Any) -> "EngineOptions":
         return dataclasses.replace(self, **changes)

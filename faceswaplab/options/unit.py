@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import OptionsError
+from ..models.registry import SWAPPER_FAMILIES
 from .meta import (
     API,
     DEFAULT_FRONTS,
@@ -35,6 +36,7 @@ SORT_ORDERS = ("left-right", "right-left", "top-bottom", "bottom-top", "large-sm
 GENDERS = ("any", "female", "male", "same")
 MASK_REGION_NAMES = ("skin", "brows", "eyes", "glasses", "nose", "mouth", "lips", "ears", "hair")
 BOOST_FACTORS = (1, 2, 4)
+SWAPPER_TYPES = ("auto",) + SWAPPER_FAMILIES
 _WITH_SETTINGS = DEFAULT_FRONTS + (SETTINGS,)
 _UNIT = 0.0, 1.0, 0.01  # a 0..1 slider: minimum, maximum, step
 
@@ -45,7 +47,7 @@ class EnhanceOptions:
 
     # fmt: off
     boost: int = option(1, label="Resolution boost", group="quality", kind=RADIO, choices=BOOST_FACTORS,
-                        fronts=_WITH_SETTINGS, help="run the 128 px model at 128*N px by polyphase subsampling")
+                        fronts=_WITH_SETTINGS, help="run the swap model at N times its own size (128 px -> 128*N) by polyphase subsampling")
     restorer: str | None = option(None, label="Face restorer (aligned)", group="quality", dynamic="unit_restorers",
                                   fronts=_WITH_SETTINGS, metavar="NAME_OR_PATH",
                                   help="face restorer: an ONNX file in <models dir>/restorers/ or a registered name")
@@ -100,6 +102,17 @@ class UnitOptions:
                               help="a face checkpoint (.safetensors) by name or path; blended with the photos if both are given")
     source_face_index: int = option(0, label="Source face index", group="source", minimum=0, step=1, metavar="N",
                                     help="which face of each source photo, left to right, from 0")
+    swapper: str | None = option(None, label="Swapper model", group="source", value=NAME, dynamic="swappers",
+                                 metavar="NAME_OR_PATH",
+                                 help="swapper model file (at the models-dir root): inswapper_128 (the default), "
+                                      "hyperswap_1a_256, ghost_1_256, simswap_256, reswapper_256...")
+    swapper_type: str = option("auto", label="Swapper type (only for files of an unknown name)", group="advanced",
+                               choices=SWAPPER_TYPES, metavar="KIND",
+                               help="the swapper's kind when its file name does not say it: "
+                                    + ", ".join(SWAPPER_TYPES))
+    identity_strength: float = option(1.0, label="Identity strength", group="source", fronts=_WITH_SETTINGS,
+                                      minimum=_UNIT[0], maximum=_UNIT[1], step=_UNIT[2], metavar="X",
+                                      help="1: the source's identity; lower keeps some of the target face's own")
     faces: tuple[int, ...] | None = option((0,), label="Target faces", group="target", value=INDICES, metavar="LIST",
                                            help="target faces: 'all' or indices like 0,2 (in the sort order)")
     sort: str = option("left-right", label="Sort target faces", group="target", choices=SORT_ORDERS,

@@ -7,7 +7,9 @@ composed affine warp (geometry.py conventions):
                    the swap, parsing masks, the original mouth
           --M_f . M_s^-1--> FFHQ-aligned restorer space (restorer's own size): restoration,
                             colour correction, sharpening
-          --M_f^-1--> the image, inside the swap crop's ROI only, with a float mask.
+          --M_s^-1--> the image, inside the swap crop's ROI only, with a float mask; the
+                      restorer's change (restored - what it was given) is added from FFHQ
+                      space with M_f^-1, so the swapped face itself is resampled once.
 
 Without a restorer the second step is skipped and the swap crop goes straight back. The
 mask (box mask, min the parsing mask) is built once in swap-crop space and warped into the
@@ -30,6 +32,8 @@ from ..compose import TOUCH_LEVEL, box_mask, paste
 from ..enhance import adjust, parsing
 from ..enhance.interfaces import is_aligned_restorer
 from ..enhance.upscale import upscale_aligned
+from ..identity import mix_with_target
+from ..models.registry import TYPICAL_RAW_NORM
 from . import boost as polyphase
 from .swapper import Swapper
 
@@ -42,7 +46,7 @@ if TYPE_CHECKING:
 class SwapModels(Protocol):
     """The models one face swap loads, by name (a missing file raises ModelMissingError)."""
 
-    def swapper(self) -> Swapper: ...
+    def swapper(self, name: str | None = None, kind: str | None = None) -> Swapper: ...
 
     def restorer(self, name: str) -> Any: ...
 
@@ -74,10 +78,15 @@ def _models(source: SwapModels, enh: "EnhanceOptions") -> _Models:
     )
 
 
+def unit_swapper_type(opts: "UnitOptions") -> str | None:
+    """The unit's declared swapper kind, None for "auto" (the file name or signature says)."""
+    return None if opts.swapper_type == "auto" else opts.swapper_type
+
+
 def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identity", opts: "UnitOptions") -> SwapOutcome:
     """Swap `face` in `rgb` (modified in place) with the identity, inside the face's ROI only."""
     enh = opts.enhance
-    swapper = source.swapper()
+    swapper = source.swapper(opts.swapper, unit_swapper_type(opts))
     size = swapper.crop_size(enh.boost)
     m_s = swapper.matrix(face.kps, enh.boost)
     roi = geometry.roi_of_aligned(m_s, size, rgb.shape)
@@ -102,7 +111,15 @@ def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identit
             mouth = parsing.mouth_mask(parse, parse_to_s, size)
 
     # 2. the swap in aligned space (polyphase when boosted), the original mouth blended back
-    swapped = polyphase.swap_crop(swapper, target, swapper.latent(ident.embedding), enh.boost)
+    embedding, raw_norm = mix_with_target(ident, face, opts.identity_strength)
+    if swapper.kind.source.raw and ident.raw_norm is None:
+        notes.append(
+            f"{swapper.kind.family} takes a raw-scale embedding; this identity has none (a checkpoint "
+            f"written before revision 2): used the typical norm {TYPICAL_RAW_NORM:g}"
+        )
+    if opts.identity_strength < 1.0:
+        notes.append(f"identity strength {opts.identity_strength:g}")
+    swapped = polyphase.swap_crop(swapper, target, swapper.latent(embedding, raw_norm), enh.boost)
     if enh.boost > 1:
         notes.insert(0, f"boost x{enh.boost}: swapped at {size} px")
     if mouth is not None:
@@ -110,7 +127,7 @@ def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identit
         notes.append("kept the original mouth")
 
     # 3. restoration in FFHQ space (or a host's whole-image fallback after the paste)
-    face_img, m_face, interp = swapped, m_s, cv2.INTER_LINEAR
+    face_img, m_face, interp = swapped, m_s, cv2.INTER_CUBIC
     reference, ref_mask = target, mask
     image_restorer = None
     restored_aligned = False
@@ -118,10 +135,10 @@ def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identit
     if restorer is not None and enh.restorer_visibility <= 0.0:
         notes.append(f"restorer {restorer.name} skipped: visibility 0")
         restorer = None
+    restored: _Restored | None = None
     if restorer is not None and is_aligned_restorer(restorer):
-        face_img, m_face, reference, ref_mask = _restore_aligned(
-            rgb, face.kps, swapped, m_s, mask, restorer, models.upscaler, enh, notes
-        )
+        restored = _restore_aligned(rgb, face.kps, swapped, m_s, mask, restorer, models.upscaler, enh, notes)
+        face_img, m_face, reference, ref_mask = restored.face, restored.m_face, restored.original, restored.mask
         restored_aligned = True
     elif restorer is not None:
         image_restorer = restorer
@@ -143,7 +160,15 @@ def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identit
     # 6. one warp back, inside the swap crop's ROI
     x0, y0, x1, y1 = roi
     before = rgb[y0:y1, x0:x1].copy()
-    alpha = paste(rgb, face_img, m_face, mask, m_s, roi, interp)
+    if restored is None:
+        alpha = paste(rgb, face_img, m_face, mask, m_s, roi, interp)
+    else:
+        # The swapped face is resampled once, straight from its own crop; the restorer's
+        # change (restored - what it was given, colour and sharpening included) is added
+        # from FFHQ space. Pasting the restored face whole would resample the swap twice
+        # (crop -> FFHQ -> image), ~3 dB lost on an identity round trip.
+        alpha = paste(rgb, restored.base, restored.m_base, mask, m_s, roi, restored.base_interp)
+        _add_delta(rgb, face_img - restored.given, m_face, alpha, roi)
     if image_restorer is not None:
         _restore_region(rgb, image_restorer, alpha, roi, enh)
         notes.append(
@@ -151,6 +176,18 @@ def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identit
             "(host whole-image restore: the face is found and aligned again)"
         )
     return SwapOutcome(roi, before, notes)
+
+
+@dataclass
+class _Restored:
+    face: np.ndarray  # restored (and visibility-blended) face in FFHQ space
+    m_face: np.ndarray  # image -> FFHQ space
+    original: np.ndarray  # the original image in FFHQ space (colour reference)
+    mask: np.ndarray  # the swap mask in FFHQ space
+    given: np.ndarray  # what the restorer was given (the composite), to take its change
+    base: np.ndarray  # the swapped face the change is added to, in its own space
+    m_base: np.ndarray
+    base_interp: int
 
 
 def _restore_aligned(
@@ -163,15 +200,12 @@ def _restore_aligned(
     upscaler: Any,
     enh: "EnhanceOptions",
     notes: list[str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> _Restored:
     """Move the swapped face into the restorer's FFHQ space with one warp, composite it over
-    the original there (the restorer sees the whole head), restore, blend by visibility.
-
-    Returns (restored face, image -> FFHQ matrix, the original in FFHQ space, the mask there).
-    """
+    the original there (the restorer sees the whole head), restore, blend by visibility."""
     r = int(restorer.size)
     m_f = geometry.ffhq_matrix(kps, r)
-    src, m_src, interp = swapped, m_s, cv2.INTER_LINEAR
+    src, m_src, interp = swapped, m_s, cv2.INTER_CUBIC
     if upscaler is not None:
         ratio = geometry.matrix_scale(m_f) / geometry.matrix_scale(m_s)
         src, m_src, interp, note = upscale_aligned(upscaler, swapped, m_s, ratio)
@@ -190,7 +224,8 @@ def _restore_aligned(
     orig_f = geometry.warp_to_aligned(rgb, m_f, r).astype(np.float32)
     comp = cv2.blendLinear(orig_f, face_f, 1.0 - mask_f, mask_f)  # orig where the mask is 0
     np.clip(comp, 0.0, 255.0, out=comp)
-    restored = np.asarray(restorer.restore(np.rint(comp).astype(np.uint8), enh.codeformer_weight))
+    given = np.rint(comp).astype(np.uint8)
+    restored = np.asarray(restorer.restore(given, enh.codeformer_weight))
     if restored.shape[:2] != (r, r) or restored.ndim != 3 or restored.shape[2] < 3:
         raise RuntimeError(f"restorer {restorer.name} returned shape {restored.shape}, expected ({r}, {r}, 3)")
     restored = restored[..., :3].astype(np.float32)
@@ -202,7 +237,19 @@ def _restore_aligned(
     if v < 1.0:
         extra.append(f"visibility {v:g}")
     notes.append(f"restored with {restorer.name} at {r}" + (f" ({', '.join(extra)})" if extra else ""))
-    return out, m_f, orig_f, mask_f
+    return _Restored(out, m_f, orig_f, mask_f, given.astype(np.float32), src, m_src, interp)
+
+
+def _add_delta(rgb: np.ndarray, delta: np.ndarray, m_delta: np.ndarray, alpha: np.ndarray, roi: tuple[int, int, int, int]) -> None:
+    """Add `alpha` x a change given in aligned space to the pasted face, where it was pasted."""
+    touched = alpha > TOUCH_LEVEL
+    if not touched.any():
+        return
+    x0, y0, x1, y1 = roi
+    d = geometry.warp_from_aligned(np.ascontiguousarray(delta, dtype=np.float32), m_delta, roi)
+    cur = rgb[y0:y1, x0:x1]
+    out = np.clip(np.rint(cur.astype(np.float32) + alpha[..., None] * d), 0, 255).astype(np.uint8)
+    cur[touched] = out[touched]
 
 
 def _restore_region(rgb: np.ndarray, restorer: Any, alpha: np.ndarray, roi: tuple[int, int, int, int], enh: "EnhanceOptions") -> None:

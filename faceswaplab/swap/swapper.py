@@ -15,18 +15,24 @@ import numpy as np
 
 from .. import geometry
 from ..analysis.face import normalize
-from ..models.registry import CONVERTER, EMAP, EMBEDDING, PixelNorm, SwapperKind
+from ..errors import OptionsError
+from ..models.registry import CONVERTER, EMAP, EMBEDDING, TYPICAL_RAW_NORM, PixelNorm, SwapperKind
 from .boost import swap_crop
 
 Converter = Callable[[np.ndarray], np.ndarray]  # [1, 512] float32 -> [1, 512]
 
 
-def read_emap(path: Path) -> np.ndarray:
-    """The 512x512 emap, the graph's last initializer (read once per file)."""
+def read_emap(path: Path, optional: bool = False) -> np.ndarray | None:
+    """The 512x512 emap, the graph's last initializer (read once per file); with `optional`
+    (ReSwapper exports may have none) None instead of an error."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
+    if optional:
+        last = model.graph.initializer[-1] if model.graph.initializer else None
+        if last is None or tuple(last.dims) != (512, 512):
+            return None
     if not model.graph.initializer:
         raise ValueError("the swapper model has no initializers (no emap)")
     emap = numpy_helper.to_array(model.graph.initializer[-1]).astype(np.float32)
@@ -40,7 +46,11 @@ def load(path: Path, kind: SwapperKind, providers: list[str], sess_options: Any,
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), sess_options=sess_options, providers=providers)
-    emap = read_emap(path) if kind.source.method == EMAP else None
+    emap = read_emap(path, optional=kind.source.emap_optional) if kind.source.method == EMAP else None
+    inputs = session.get_inputs()
+    side = inputs[0].shape[2] if inputs and len(inputs[0].shape) == 4 else None
+    if isinstance(side, int) and side != kind.size:
+        raise OptionsError(f"{path.name} works at {side} px but swapper type {kind.name} is {kind.size} px")
     return Swapper(session, kind, emap=emap, converter=converter)
 
 
@@ -93,21 +103,27 @@ class Swapper:
         """Image -> this kind's aligned crop at `size * boost` px."""
         return geometry.template_matrix(kps, self.kind.template, self.crop_size(boost))
 
-    def latent(self, embedding: np.ndarray) -> np.ndarray:
-        """The `source` tensor [1, 512] for an identity, as the kind's encoding says."""
+    def latent(self, embedding: np.ndarray, raw_norm: float | None = None) -> np.ndarray:
+        """The `source` tensor [1, 512] for an identity, as the kind's encoding says.
+
+        `embedding` is the normalised identity; kinds fed the raw scale get it times
+        `raw_norm` (the mean raw embedding's norm; a typical value when it is unknown)."""
         enc = self.kind.source
         vec = normalize(embedding).reshape(1, -1)
+        if enc.raw:
+            vec = vec * np.float32(raw_norm if raw_norm else TYPICAL_RAW_NORM)
         if enc.method == EMAP:
-            if self.emap is None:
+            if self.emap is not None:
+                vec = vec @ self.emap
+            elif not enc.emap_optional:
                 raise RuntimeError(f"{self.kind.name}: the swapper was built without its emap")
-            vec = vec @ self.emap
         elif enc.method == CONVERTER:
             if self.converter is None:
                 raise RuntimeError(f"{self.kind.name}: the swapper was built without its converter {enc.converter}")
             vec = np.asarray(self.converter(vec.astype(np.float32)), np.float32).reshape(1, -1)
         elif enc.method != EMBEDDING:
             raise ValueError(f"{self.kind.name}: unknown source encoding {enc.method!r}")
-        return normalize(vec).reshape(1, -1) if enc.normalise else vec
+        return normalize(vec).reshape(1, -1) if enc.normalise else vec.astype(np.float32)
 
     def run(self, crops_rgb: np.ndarray, latent: np.ndarray) -> np.ndarray:
         """crops: N x S x S x 3 uint8/float RGB (0..255) -> N x S x S x 3 float32 (0..255)."""
