@@ -26,6 +26,9 @@ from .report import SKIPPED, SWAPPED, FaceReport, SwapReport, UnitReport
 from .swap.face_swap import swap_face, unit_swapper_type
 
 
+SWAPPER_TEXT_KEY = "faceswaplab_swapper"
+
+
 @dataclass
 class PreparedUnit:
     """A unit with its source identity and reference embedding resolved (once per job)."""
@@ -232,7 +235,11 @@ def swap_image(
                 continue
             _swap_one(engine, rgb, face, ident, opts, fr)
 
-    result_img = LoadedImage(rgb=rgb, alpha=target.alpha, meta=target.meta, source=target.source, warnings=target.warnings)
+    meta = target.meta
+    used = sorted({u.swapper for u in report.units if u.swapped and u.swapper})
+    if used:  # PNG text names the swapper(s) that made the faces (other formats carry no text)
+        meta = replace(meta, text={**meta.text, SWAPPER_TEXT_KEY: ", ".join(used)})
+    result_img = LoadedImage(rgb=rgb, alpha=target.alpha, meta=meta, source=target.source, warnings=target.warnings)
     if post is not None and post.active and report.swapped:
         result_img, report.postprocessing = postprocess.apply(engine, result_img, post, post_models)
     return SwapResult(result_img, report, original=target)

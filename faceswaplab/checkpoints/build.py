@@ -119,7 +119,7 @@ def build_identity(
                 skipped.append(f"face index {face_index} out of range in {name}: {len(faces)} face(s) found")
             continue
         used.append(name)
-        parts.append(Identity(embedding=face.embedding, gender=face.gender, age=face.age, samples=1, label=name))
+        parts.append(Identity(embedding=face.embedding, gender=face.gender, age=face.age, samples=1, label=name, raw_norm=face.raw_norm))
     if not parts:
         raise NoFaceError("no usable face in any of the photos: " + "; ".join(skipped))
     ident = blend(parts, method=blend_method, label="")
