@@ -54,6 +54,12 @@ def parser_names(engine: "Engine") -> list[str]:
     return [p.name for p in engine.store.list_dir("parser")]
 
 
+def occluder_names(engine: "Engine") -> list[str]:
+    """The files in <models dir>/occluders/, then "many" (all of them) when there are two or more."""
+    names = engine.occluder_names()
+    return names + (["many"] if len(names) > 1 else [])
+
+
 def _is_swapper(path: Path) -> bool:
     """Signature check cached per (file, size, mtime): reading a large graph's header on
     every settings page build would cost seconds per file."""
@@ -117,6 +123,7 @@ def providers(engine: EngineSource) -> dict[str, Names]:
         "unit_restorers": of(restorer_names),
         "unit_upscalers": of(upscaler_names),
         "parsers": of(parser_names),
+        "occluders": of(occluder_names),
         "swappers": of(swapper_files),
         "providers": execution_providers,
     }

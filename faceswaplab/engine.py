@@ -24,6 +24,8 @@ from .models.registry import (
     DETECTOR,
     GENDERAGE,
     KNOWN_MODELS,
+    LANDMARK,
+    OCCLUDER,
     RECOGNITION,
     SWAPPER,
     swapper_kind,
@@ -36,6 +38,7 @@ from .swap import swapper as swapper_model
 DETECTOR_FILE = f"{ANALYSIS_PACK}/det_10g.onnx"
 RECOGNITION_FILE = f"{ANALYSIS_PACK}/w600k_r50.onnx"
 GENDERAGE_FILE = f"{ANALYSIS_PACK}/genderage.onnx"
+LANDMARK68_FILE = f"{ANALYSIS_PACK}/1k3d68.onnx"
 _KNOWN_SWAPPERS = {s.filename for s in KNOWN_MODELS if s.kind == SWAPPER}
 _size_lock = threading.Lock()
 _size_cache: dict[tuple[str, int, int], int | None] = {}
@@ -149,11 +152,12 @@ class Engine:
                 cached = self._analyser
         return cached
 
-    def analyse(self, image: Any, *, what: str = "image", attributes: bool = False) -> tuple[Any, list[Any]]:
+    def analyse(self, image: Any, *, what: str = "image", attributes: bool = False, want: int = 1) -> tuple[Any, list[Any]]:
         """Decode `image` and analyse its faces with this engine's detection settings.
 
         Returns (LoadedImage, faces); the one place source, reference, checkpoint and tab
-        images are analysed, so they all follow det_size / det_thresh / retry alike.
+        images are analysed, so they all follow det_size / det_thresh / retry / rotations
+        alike. `want`: how many faces the caller needs before turned images are tried.
         """
         from .imageio import load_image
 
@@ -164,6 +168,8 @@ class Engine:
             det_thresh=self.options.det_thresh,
             retry=self.options.det_retry,
             attributes=attributes,
+            rotations=self.options.rotations == "auto",
+            want=want,
         )
         return loaded, faces
 
@@ -279,6 +285,31 @@ class Engine:
         if found is None:
             raise OptionsError(f"unknown upscaler {name!r}; available: {', '.join(self.upscaler_names())}")
         return found
+
+    def landmarks68(self) -> Any:
+        """insightface's 68-point 3D landmark model (area masks; loaded only when asked)."""
+        return self._insightface_model(LANDMARK68_FILE, LANDMARK)
+
+    def occluder_names(self) -> list[str]:
+        return [p.name for p in self.store.list_dir(OCCLUDER)]
+
+    def occluders(self, name: str) -> list[Any]:
+        """The occluder file `name` in <models dir>/occluders/, or for "many" every occluder
+        there (combined by minimum); ModelMissingError naming the file when absent."""
+        from .enhance.occlusion import MANY, Occluder
+
+        if name.strip().lower() == MANY:
+            names = self.occluder_names()
+            if not names:
+                # the message of the first known occluder: where it goes and how to fetch it
+                self.store.require("occluders/xseg_1.onnx", OCCLUDER)
+        else:
+            names = [name]
+        out = []
+        for n in names:
+            path = self.store.require(n, OCCLUDER)
+            out.append(Occluder(self.session(path), path.name))
+        return out
 
     def parser(self, name: str) -> Any:
         """An ONNX face parser file from <models dir>/parsers/ (ModelMissingError if absent)."""

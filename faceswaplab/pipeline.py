@@ -23,7 +23,8 @@ from .identity import Identity, blend, describe_missing, from_faces, pick_source
 from .imageio import LoadedImage, load_image
 from .options import PostOptions, UnitOptions
 from .report import SKIPPED, SWAPPED, FaceReport, SwapReport, UnitReport
-from .swap.face_swap import swap_face, unit_swapper_type
+from .swap.face_swap import SwapOutcome, swap_face, unit_swapper_type
+from .swap.masks import preview as mask_preview_image
 
 
 SWAPPER_TEXT_KEY = "faceswaplab_swapper"
@@ -49,6 +50,9 @@ class SwapResult:
     image: LoadedImage
     report: SwapReport
     original: LoadedImage | None = field(default=None, repr=False)
+    # with mask_preview: (name, RGB image) per swapped face: the aligned original with the
+    # combined mask and each part overlaid (swap/masks.py preview)
+    previews: list[tuple[str, np.ndarray]] = field(default_factory=list, repr=False)
 
     @property
     def rgb(self) -> np.ndarray:
@@ -114,11 +118,15 @@ def preflight(engine: Engine, units: Sequence[UnitOptions], post: PostOptions | 
         needs.append(engine.genderage)
     if engine.nsfw_detector is None:
         needs.append(safety.get_detector)
-    for u in units:  # enhancement models (restorer, parser, upscaler) named by the units
+    for u in units:  # enhancement models (restorer, parser, upscaler, occluder) named by the units
         enh = u.enhance
-        for name, getter in ((enh.restorer, engine.restorer), (enh.parser, engine.parser), (enh.upscale, engine.upscaler)):
+        named = ((enh.restorer, engine.restorer), (enh.parser, engine.parser), (enh.upscale, engine.upscaler),
+                 (enh.occluder, engine.occluders))  # fmt: skip
+        for name, getter in named:
             if name:
                 needs.append(lambda g=getter, n=name: g(n))
+        if enh.mask_areas or (enh.keep_mouth and not enh.parser):
+            needs.append(engine.landmarks68)
     if post is not None and post.active:
         needs.append(lambda: postprocess.resolve(engine, post))
     missing: list[str] = []
@@ -167,6 +175,7 @@ def swap_image(
     *,
     engine: Engine | None = None,
     prepared: Sequence[PreparedUnit] | None = None,
+    mask_preview: bool = False,
 ) -> SwapResult:
     """Swap the units' identities into `image` (path, PIL image, numpy RGB or LoadedImage),
     then post-process the whole image with `post` when something was swapped.
@@ -195,10 +204,11 @@ def swap_image(
     need_gender = any(p.options.gender != "any" for p in active)
     faces: list[Face] = []
     if active:
-        _, faces = engine.analyse(target, attributes=need_gender)
+        _, faces = engine.analyse(target, attributes=need_gender, want=faces_wanted(p.options for p in active))
     report.faces_detected = len(faces)
 
     rgb = target.rgb.copy()
+    previews: list[tuple[str, np.ndarray]] | None = [] if mask_preview else None
     for i, p in enumerate(prepared):
         ident = p.identity
         ur = UnitReport(unit=i, source=ident.label if ident else "", status=p.status, reason=p.error)
@@ -228,12 +238,16 @@ def swap_image(
             fr = FaceReport(position=cand.position, status=SKIPPED, reason=cand.reason)
             fr.reference_similarity = cand.reference_similarity
             if face is not None:
+                if face.rotation:
+                    fr.notes.append(f"found after rotating {face.rotation}")
                 fr.bbox = [round(float(v), 1) for v in face.bbox]
                 fr.det_score, fr.gender, fr.age = round(face.det_score, 4), face.gender, face.age
             ur.faces.append(fr)
             if face is None or cand.reason is not None:
                 continue
-            _swap_one(engine, rgb, face, ident, opts, fr)
+            outcome = _swap_one(engine, rgb, face, ident, opts, fr)
+            if previews is not None and outcome is not None and outcome.masks is not None:
+                previews.append((f"unit{i + 1}-face{cand.position}", mask_preview_image(outcome.target, outcome.masks)))
 
     meta = target.meta
     used = sorted({u.swapper for u in report.units if u.swapped and u.swapper})
@@ -242,14 +256,19 @@ def swap_image(
     result_img = LoadedImage(rgb=rgb, alpha=target.alpha, meta=meta, source=target.source, warnings=target.warnings)
     if post is not None and post.active and report.swapped:
         result_img, report.postprocessing = postprocess.apply(engine, result_img, post, post_models)
-    return SwapResult(result_img, report, original=target)
+    return SwapResult(result_img, report, original=target, previews=previews or [])
 
 
-def _swap_one(engine: Engine, rgb: np.ndarray, face: Face, ident: Identity, opts: UnitOptions, fr: FaceReport) -> None:
+def faces_wanted(units: Any) -> int:
+    """How many target faces the units ask for: the highest index + 1 ("all": at least one)."""
+    return max([1] + [max(u.faces) + 1 for u in units if u.faces]) if units else 1
+
+
+def _swap_one(engine: Engine, rgb: np.ndarray, face: Face, ident: Identity, opts: UnitOptions, fr: FaceReport) -> SwapOutcome | None:
     outcome = swap_face(engine, rgb, face, ident, opts)
     if outcome.roi is None:
         fr.reason = "face lies outside the image"
-        return
+        return None
     fr.notes.extend(outcome.notes)
     x0, y0, x1, y1 = outcome.roi
     sim = similarity(engine.analyser().embed(rgb, face.kps), ident.embedding)
@@ -257,8 +276,9 @@ def _swap_one(engine: Engine, rgb: np.ndarray, face: Face, ident: Identity, opts
     if sim < opts.min_similarity:
         rgb[y0:y1, x0:x1] = outcome.before
         fr.reason = f"below similarity: {sim:.2f} < {opts.min_similarity:.2f} (reverted)"
-        return
+        return outcome
     fr.status, fr.reason = SWAPPED, None
+    return outcome
 
 
 __all__ = ["swap_image", "preflight", "prepare_units", "resolve_identity", "PreparedUnit", "SwapResult"]

@@ -84,3 +84,20 @@ def write_converter(path) -> Path:
     y = g.scale(g.op("MatMul", [x, g.const(converter_matrix())]), CONVERTER_GAIN)
     g.add_output(y, "output", [1, 512])
     return g.save(path, "fake_crossface")
+
+
+def write_occluder(path, colour: str = "green") -> Path:
+    """An XSeg-signature occluder (input [1,256,256,3] BGR x/255 channels last, output
+    [1,256,256,1]): 0 (occluded) where a pixel is saturated green (or red), 1 elsewhere."""
+    g = _Graph("xseg")
+    x = g.add_input("input", [1, 256, 256, 3])
+    chans = {}
+    for i, name in enumerate("bgr"):
+        chans[name] = g.op("Slice", [x, g.i64([i]), g.i64([i + 1]), g.i64([3])])  # [1,256,256,1]
+    main = {"green": "g", "red": "r"}[colour]
+    others = [c for c in "bgr" if c != main]
+    hit = g.op("Cast", [g.op("Greater", [chans[main], g.const(0.7)])], to=1)
+    for c in others:
+        hit = g.mul(hit, g.op("Cast", [g.op("Less", [chans[c], g.const(0.3)])], to=1))
+    g.add_output(g.sub(g.const(1.0), hit), "output", [1, 256, 256, 1])
+    return g.save(path, f"fake_xseg_{colour}")

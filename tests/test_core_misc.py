@@ -106,7 +106,7 @@ def test_unit_option_errors(kwargs, needle):
     [
         (dict(mask_regions=("soul",)), "unknown value.*soul"),  # refused by name, parser or not
         (dict(boost=3), "boost must be one of 1, 2, 4"),
-        (dict(keep_mouth=True), "keep_mouth needs a face parser"),
+        (dict(mask_regions=("skin",)), "mask_regions needs a face parser"),  # keep_mouth alone uses the landmarks
         (dict(sharpen="much"), "sharpen must be a number"),
     ],
 )

@@ -182,6 +182,7 @@ def test_registry_lists_the_expected_files_with_kinds():
         "hyperswap_1c_256.onnx", "ghost_1_256.onnx", "ghost_2_256.onnx", "ghost_3_256.onnx", "simswap_256.onnx",
         "simswap_unofficial_512.onnx", "hififace_unofficial_256.onnx", "crossface_ghost.onnx",
         "crossface_simswap.onnx", "crossface_hififace.onnx",
+        "occluders/xseg_1.onnx", "occluders/xseg_2.onnx", "occluders/xseg_3.onnx",
     }
     assert {s.name for s in KNOWN_MODELS if s.required} == {
         "inswapper_128.onnx", "buffalo_l/det_10g.onnx", "buffalo_l/w600k_r50.onnx",

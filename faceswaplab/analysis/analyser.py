@@ -14,6 +14,7 @@ import numpy as np
 from .. import geometry
 from .detector import Detector
 from .face import GENDER_NAMES, Face, normalize
+from .rotation import detect_turned
 
 RETRY_DET_SIZE = 320
 
@@ -29,7 +30,16 @@ class Analyser:
         self.recognizer = recognizer
         self._genderage = genderage
 
-    def detect(self, bgr: np.ndarray, det_size: int, det_thresh: float, retry: bool) -> list[Face]:
+    def detect(self, bgr: np.ndarray, det_size: int, det_thresh: float, retry: bool, rotations: bool = False,
+               want: int = 1) -> list[Face]:  # fmt: skip
+        """Faces upright; with `rotations`, also those found on the image turned by quarter
+        turns while fewer than `want` are known (analysis/rotation.py)."""
+        faces = self._detect_upright(bgr, det_size, det_thresh, retry)
+        if rotations and len(faces) < want:
+            faces = detect_turned(lambda img: self._detect_upright(img, det_size, det_thresh, retry), bgr, faces, want)
+        return faces
+
+    def _detect_upright(self, bgr: np.ndarray, det_size: int, det_thresh: float, retry: bool) -> list[Face]:
         boxes, kpss = self.detector.detect(bgr, det_size, det_thresh)
         if len(boxes) == 0 and retry and det_size > RETRY_DET_SIZE:
             # Faces that fill the frame are often missed at 640: try again smaller.
@@ -83,9 +93,11 @@ class Analyser:
         det_thresh: float,
         retry: bool = True,
         attributes: bool = False,
+        rotations: bool = False,
+        want: int = 1,
     ) -> list[Face]:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        faces = self.detect(bgr, det_size, det_thresh, retry)
+        faces = self.detect(bgr, det_size, det_thresh, retry, rotations=rotations, want=want)
         for face in faces:
             raw = self.embed_raw(rgb, face.kps)
             face.embedding = normalize(raw)

@@ -24,6 +24,7 @@ class Face:
     gender: str | None = None  # "female" / "male"
     age: int | None = None
     detection_index: int = 0  # order in which the detector returned it
+    rotation: int = 0  # degrees the image was turned for the detector to find it (0: upright)
 
     @property
     def width(self) -> float:

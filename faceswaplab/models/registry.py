@@ -31,10 +31,11 @@ GENDERAGE = "genderage"
 LANDMARK = "landmark"
 RESTORER = "restorer"
 PARSER = "parser"
+OCCLUDER = "occluder"  # XSeg occlusion masks, in <models>/occluders/
 CONVERTER_FILE = "converter"  # identity-embedding converters of some swapper kinds ([1,512] -> [1,512])
 FACE = "face"  # face checkpoints (.safetensors), not ONNX: listed, never signature-checked
 
-MODEL_KINDS: tuple[str, ...] = (SWAPPER, CONVERTER_FILE, DETECTOR, RECOGNITION, GENDERAGE, LANDMARK, RESTORER, PARSER)
+MODEL_KINDS: tuple[str, ...] = (SWAPPER, CONVERTER_FILE, DETECTOR, RECOGNITION, GENDERAGE, LANDMARK, RESTORER, PARSER, OCCLUDER)
 
 # --- Swapper kinds -------------------------------------------------------------------------
 
@@ -174,6 +175,7 @@ def _swapper_signature() -> str:
 EXPECTED_SIGNATURES: dict[str, str] = {
     SWAPPER: _swapper_signature(),
     CONVERTER_FILE: "input [1,512]; output [1,512]",
+    OCCLUDER: "input [1,256,256,3] (channels last, BGR, x/255); output [1,256,256,1] (1 = face visible)",
     DETECTOR: "one 4-D image input [1,3,H,W]; 5 or more outputs (scores, boxes, keypoints per stride)",
     RECOGNITION: "input [N,3,112,112]; output [N,512]",
     GENDERAGE: "input [N,3,96,96]; output [N,3]",
@@ -188,6 +190,7 @@ EXPECTED_SIGNATURES: dict[str, str] = {
 FOLDER_KINDS: dict[str, tuple[str, str]] = {
     RESTORER: ("restorers", ".onnx"),
     PARSER: ("parsers", ".onnx"),
+    OCCLUDER: ("occluders", ".onnx"),
     FACE: ("faces", ".safetensors"),
 }
 
@@ -256,9 +259,11 @@ class ArchiveSpec:
 
 _NONCOMMERCIAL = "non-commercial research only (insightface)"
 # [FF_ASSETS] FaceFusion publishes these files in github.com/facefusion/facefusion-assets
-#   releases (models-3.0.0: ghost, simswap, hififace, crossface converters; models-3.3.0:
-#   hyperswap); no sha256 is stated beside them, so those fields stay None ("custom").
+#   releases (models-3.0.0: ghost, simswap, hififace, crossface converters; models-3.1.0 and
+#   3.2.0: xseg occluders; models-3.3.0: hyperswap); no sha256 is stated beside them, so those fields stay None ("custom").
 _FF_300 = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
+_FF_310 = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.1.0/"
+_FF_320 = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.2.0/"
 _FF_330 = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.3.0/"
 _INSIGHTFACE_RELEASE = "https://github.com/deepinsight/insightface/releases/download/v0.7/"
 # Per-file mirror of the insightface model packs on Hugging Face (revision pinned as used
@@ -394,7 +399,13 @@ OPTIONAL_SWAPPERS: tuple[ModelSpec, ...] = (
     _converter("crossface_simswap.onnx", _SIMSWAP, "simswap"),
     _converter("crossface_hififace.onnx", "as its author states (HifiFace, unofficial)", "hififace"),
 )  # fmt: skip
-KNOWN_MODELS = KNOWN_MODELS + OPTIONAL_SWAPPERS
+_XSEG = "GPL-3.0 (DeepFaceLab XSeg, as FaceFusion ships it)"
+OCCLUDERS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(name=f"occluders/xseg_{n}.onnx", kind=OCCLUDER, url=(_FF_310 if n < 3 else _FF_320) + f"xseg_{n}.onnx",
+              sha256=None, size=None, required=False, description=f"XSeg occlusion mask {n}", licence=_XSEG)  # fmt: skip
+    for n in (1, 2, 3)
+)
+KNOWN_MODELS = KNOWN_MODELS + OPTIONAL_SWAPPERS + OCCLUDERS
 
 ANALYSIS_PACK = "buffalo_l"
 

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from .registry import (
     CONVERTER_FILE,
     DETECTOR,
+    OCCLUDER,
     EXPECTED_SIGNATURES,
     GENDERAGE,
     LANDMARK,
@@ -123,6 +124,14 @@ def _check_converter(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str
     return None
 
 
+def _check_occluder(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str | None:
+    if len(inputs) != 1 or not _fits(inputs[0].shape, (1, 256, 256, 3)):
+        return f"input(s) {_list(inputs)}"
+    if len(outputs) != 1 or not (_fits(outputs[0].shape, (1, 256, 256, 1)) or _fits(outputs[0].shape, (1, 1, 256, 256))):
+        return f"output(s) {_list(outputs)}"
+    return None
+
+
 def _check_detector(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str | None:
     if len(inputs) != 1:
         return f"{len(inputs)} input(s) {_list(inputs)}"
@@ -198,6 +207,7 @@ def _check_parser(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> str | 
 _CHECKERS: dict[str, Callable[[list[TensorInfo], list[TensorInfo]], str | None]] = {
     SWAPPER: _check_swapper,
     CONVERTER_FILE: _check_converter,
+    OCCLUDER: _check_occluder,
     DETECTOR: _check_detector,
     RECOGNITION: _image_to_vector(112, 512),
     GENDERAGE: _image_to_vector(96, 3),

@@ -11,6 +11,7 @@ from ..models.registry import DEFAULT_SWAPPER
 from .meta import CLI, DROPDOWN, SETTINGS, TEXT, option, setattr_frozen, validate
 
 NSFW_THRESHOLD_RANGE = (0.3, 0.9)
+ROTATIONS = ("auto", "off")
 _BOTH = (CLI, SETTINGS)
 
 
@@ -31,6 +32,10 @@ class EngineOptions:
     providers: tuple[str, ...] = option(("cpu",), label="Execution providers (those ONNX Runtime reports here)",
                                         group="engine", fronts=_BOTH, dynamic="providers", restart=True,
                                         metavar="LIST", help="execution providers, e.g. cuda,cpu")
+    rotations: str = option("auto", label="Faces at any angle: retry detection on the image turned by 90/180/270",
+                            group="engine", fronts=_BOTH, choices=ROTATIONS, metavar="MODE",
+                            help="auto: when fewer faces are found than the units need, look again with the image "
+                                 "turned by 90, 180 and 270 degrees; off: upright only")
     threads: int = option(0, label="ONNX Runtime threads (0: automatic)", group="engine", fronts=_BOTH,
                           minimum=0, maximum=256, step=1, restart=True, metavar="N",
                           help="ONNX Runtime intra-op threads (0: automatic)")

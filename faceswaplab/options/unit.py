@@ -37,6 +37,7 @@ GENDERS = ("any", "female", "male", "same")
 MASK_REGION_NAMES = ("skin", "brows", "eyes", "glasses", "nose", "mouth", "lips", "ears", "hair")
 BOOST_FACTORS = (1, 2, 4)
 SWAPPER_TYPES = ("auto",) + SWAPPER_FAMILIES
+AREA_NAMES = ("upper-face", "lower-face", "mouth")  # landmark areas (enhance/occlusion.py holds their points)
 _WITH_SETTINGS = DEFAULT_FRONTS + (SETTINGS,)
 _UNIT = 0.0, 1.0, 0.01  # a 0..1 slider: minimum, maximum, step
 
@@ -65,8 +66,14 @@ class EnhanceOptions:
     mask_regions: tuple[str, ...] = option((), label="Regions kept swapped (needs a parser)", group="quality",
                                            value=NAMES, choices=MASK_REGION_NAMES, metavar="LIST",
                                            help=f"regions kept swapped: {','.join(MASK_REGION_NAMES)} (needs a parser)")
-    keep_mouth: bool = option(False, label="Keep the target's mouth (needs a parser)", group="quality",
-                              help="keep the target's original mouth (needs a parser)")
+    keep_mouth: bool = option(False, label="Keep the target's mouth", group="quality",
+                              help="keep the target's original mouth (the parser's mouth and lips, else the 68 landmarks' mouth)")
+    occluder: str | None = option(None, label="Occluder (hands, hair, objects stay in front)", group="quality",
+                                  dynamic="occluders", metavar="NAME_OR_PATH",
+                                  help="XSeg occlusion model in <models dir>/occluders/ (e.g. xseg_1), or 'many' for all of them")
+    mask_areas: tuple[str, ...] = option((), label="Face areas swapped (landmarks, no parser needed)", group="quality",
+                                         value=NAMES, choices=AREA_NAMES, metavar="LIST",
+                                         help=f"swap only these areas of the face: {','.join(AREA_NAMES)} (from the 68 landmarks)")
     color_correction: float = option(0.0, label="Colour correction", group="quality", fronts=_WITH_SETTINGS,
                                      minimum=_UNIT[0], maximum=_UNIT[1], step=_UNIT[2], metavar="X",
                                      help="move the face's colours towards the target's (strength)")
@@ -77,8 +84,6 @@ class EnhanceOptions:
 
     def __post_init__(self) -> None:
         validate(self)
-        if self.keep_mouth and self.parser is None:
-            raise OptionsError("keep_mouth needs a face parser: set parser (a file in <models dir>/parsers/)")
         if self.mask_regions and self.parser is None:
             raise OptionsError("mask_regions needs a face parser: set parser (a file in <models dir>/parsers/)")
 

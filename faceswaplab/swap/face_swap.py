@@ -28,13 +28,14 @@ import cv2
 import numpy as np
 
 from .. import geometry
-from ..compose import TOUCH_LEVEL, box_mask, paste
+from ..compose import TOUCH_LEVEL, paste
 from ..enhance import adjust, parsing
 from ..enhance.interfaces import is_aligned_restorer
 from ..enhance.upscale import upscale_aligned
 from ..identity import mix_with_target
 from ..models.registry import TYPICAL_RAW_NORM
 from . import boost as polyphase
+from .masks import FaceMasks, face_masks
 from .swapper import Swapper
 
 if TYPE_CHECKING:
@@ -54,12 +55,18 @@ class SwapModels(Protocol):
 
     def upscaler(self, name: str) -> Any: ...
 
+    def occluders(self, name: str) -> list[Any]: ...
+
+    def landmarks68(self) -> Any: ...
+
 
 @dataclass
 class SwapOutcome:
     roi: tuple[int, int, int, int] | None
     before: np.ndarray | None  # the ROI's pixels before the paste, to revert a rejected swap
     notes: list[str] = field(default_factory=list)
+    target: np.ndarray | None = None  # the original aligned crop and the mask parts (previews)
+    masks: FaceMasks | None = None
 
 
 @dataclass
@@ -67,6 +74,7 @@ class _Models:
     restorer: Any = None
     parser: Any = None
     upscaler: Any = None
+    occluders: list[Any] = field(default_factory=list)
 
 
 def _models(source: SwapModels, enh: "EnhanceOptions") -> _Models:
@@ -75,6 +83,7 @@ def _models(source: SwapModels, enh: "EnhanceOptions") -> _Models:
         restorer=source.restorer(enh.restorer) if enh.restorer else None,
         parser=source.parser(enh.parser) if enh.parser else None,
         upscaler=source.upscaler(enh.upscale) if enh.upscale else None,
+        occluders=source.occluders(enh.occluder) if enh.occluder else [],
     )
 
 
@@ -95,20 +104,10 @@ def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identit
     models = _models(source, enh)
     notes: list[str] = []
 
-    # 1. parse the target face (once, before the swap): the mask regions and its mouth
+    # 1. the masks, from the original target (once, before the swap)
     target = geometry.warp_to_aligned(rgb, m_s, size)
-    mask = np.array(box_mask(size, opts.mask_erosion, opts.mask_blur), dtype=np.float32)
-    mouth = None
-    if models.parser is not None:
-        parse, m_p = parsing.parse_face(models.parser, rgb, face.kps)
-        parse_to_s = geometry.compose(m_s, geometry.invert(m_p))
-        regions = enh.mask_regions or parsing.DEFAULT_REGIONS
-        mask = np.minimum(mask, parsing.region_mask(parse, regions, parse_to_s, size))
-        notes.append(f"parsing mask ({', '.join(regions)}) from {models.parser.name}")
-        if float(mask.max()) < 0.05:
-            notes.append("the parsing mask is empty: the parser found none of the chosen regions, nothing was swapped")
-        if enh.keep_mouth:
-            mouth = parsing.mouth_mask(parse, parse_to_s, size)
+    masks = face_masks(models, source, rgb, face, target, m_s, opts, notes)
+    mask, mouth = masks.mask, masks.mouth
 
     # 2. the swap in aligned space (polyphase when boosted), the original mouth blended back
     embedding, raw_norm = mix_with_target(ident, face, opts.identity_strength)
@@ -175,7 +174,7 @@ def swap_face(source: SwapModels, rgb: np.ndarray, face: "Face", ident: "Identit
             f"restored with {image_restorer.name} on the image around the face "
             "(host whole-image restore: the face is found and aligned again)"
         )
-    return SwapOutcome(roi, before, notes)
+    return SwapOutcome(roi, before, notes, target=target, masks=masks)
 
 
 @dataclass
