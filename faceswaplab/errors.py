@@ -73,6 +73,22 @@ class BlockedError(FaceSwapLabError):
     http_status = 451
 
 
+class WriteError(FaceSwapLabError):
+    """The output could not be written (disk full, read-only or unwritable folder, quota).
+
+    Its own exit code (6) because it is neither bad input nor a bug: the input was fine and
+    the same command succeeds once the destination can be written."""
+
+    exit_code = 6
+    http_status = 507
+
+
+def write_error(what: str, where: object, err: OSError) -> WriteError:
+    """The one message of a failed write: what, where, the OS's reason, what to do."""
+    reason = err.strerror or str(err) or type(err).__name__
+    return WriteError(f"could not write {what} in {where} ({reason}); check that it is writable and the disk is not full")
+
+
 class DownloadError(FaceSwapLabError):
     """A model download failed (network, size or checksum)."""
 

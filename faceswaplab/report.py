@@ -11,6 +11,7 @@ from typing import Any
 
 SWAPPED = "swapped"
 SKIPPED = "skipped"
+NO_TARGET_FACE = "no-target-face"  # a unit's status in to_dict() when the target had no face
 
 
 @dataclass
@@ -55,10 +56,16 @@ class SwapReport:
         return sum(u.swapped for u in self.units)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as --json, the API and the app show it: units numbered from 1 (as the
+        text output and the UI number them), and a unit that found no face in the target is
+        not "ok" (status "no-target-face")."""
         d = asdict(self)
         d["swapped"] = self.swapped
         for u, ud in zip(self.units, d["units"]):
             ud["swapped"] = u.swapped
+            ud["unit"] = u.unit + 1
+            if u.status == "ok" and self.faces_detected == 0 and not self.blocked:
+                ud["status"] = NO_TARGET_FACE
         return d
 
     def nothing_swapped_reason(self) -> str:
@@ -68,6 +75,9 @@ class SwapReport:
         active = [u for u in self.units if u.status != "disabled"]
         if not active:
             return "no enabled unit with a source (give --source IMG or --face NAME)"
+        # The target is analysed only for units that have a source face: when none has,
+        # "no face in the target" would be a guess, so only the real problem is named.
+        analysed = any(u.status == "ok" for u in active)
         if self.faces_detected == 0 and all(u.status == "ok" for u in active):
             return "no face found in the target image"
         reasons: list[str] = []
@@ -77,7 +87,7 @@ class SwapReport:
             for f in u.faces:
                 if f.status == SKIPPED and f.reason:
                     reasons.append(f"unit {u.unit + 1}, face {f.position}: {f.reason}")
-        if self.faces_detected == 0:
+        if self.faces_detected == 0 and analysed:
             reasons.insert(0, "no face found in the target image")
         return "nothing swapped: " + "; ".join(dict.fromkeys(reasons)) if reasons else "nothing swapped"
 

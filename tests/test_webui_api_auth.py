@@ -62,7 +62,7 @@ def served_routes(client) -> set[tuple[str, str]]:
 def test_routes_need_the_hosts_credentials(started):
     c = started(api=True, api_auth="alice:s3cret:with:colons,bob:hunter2")
     routes = served_routes(c)
-    assert routes == documented_routes() and len(routes) == 7
+    assert routes == documented_routes() and len(routes) == 8  # models added (issue 13)
     for method, path in sorted(routes):
         r = c.request(method, path, json={})
         assert r.status_code == 401, (method, path, r.status_code)

@@ -35,6 +35,9 @@ class SCRFDDetector:
         model.prepare(0, input_size=(640, 640), det_thresh=DETECTOR_FLOOR)
 
     def detect(self, bgr: np.ndarray, det_size: int, det_thresh: float) -> tuple[np.ndarray, np.ndarray]:
+        h, w = bgr.shape[:2]
+        if min(h, w) * int(det_size) < max(h, w):  # scaled to det_size its short side is 0 px: no face fits
+            return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32)
         det, kpss = self.model.detect(bgr, input_size=(int(det_size), int(det_size)), max_num=0)
         if det is None or len(det) == 0:
             return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32)

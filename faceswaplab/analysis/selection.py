@@ -63,9 +63,9 @@ def select_faces(
     wanted = range(len(ordered)) if indices is None else indices
     out: list[Candidate] = []
     want_gender = source_gender if gender == "same" else (None if gender == "any" else gender)
+    missing = [pos for pos in wanted if pos >= len(ordered)]
     for pos in wanted:
         if pos >= len(ordered):
-            out.append(Candidate(pos, None, f"index out of range: face {pos} requested, {len(ordered)} found"))
             continue
         face = ordered[pos]
         cand = Candidate(pos, face)
@@ -83,7 +83,23 @@ def select_faces(
         if cand.reason is None and face.size < min_face_size:
             cand.reason = f"too small: {face.size:.0f} px < {min_face_size} px"
         out.append(cand)
+    if len(missing) == 1:
+        out.append(Candidate(missing[0], None, f"index out of range: face {missing[0]} requested, {len(ordered)} found"))
+    elif missing:  # one entry for them all: a long index list must not cost one report line each
+        out.append(Candidate(missing[0], None, f"index out of range: faces {_runs(missing)} requested, {len(ordered)} found"))
     return out
+
+
+def _runs(indices: Sequence[int], shown: int = 5) -> str:
+    """[3, 4, 5, 9] -> "3-5, 9" (the first `shown` runs, then how many indices in all)."""
+    runs: list[list[int]] = []
+    for i in sorted(set(indices)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    text = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs[:shown])
+    return text + (f", ... ({len(set(indices))} indices)" if len(runs) > shown else "")
 
 
 def largest(faces: Sequence[Face]) -> Face | None:

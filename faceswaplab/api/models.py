@@ -80,6 +80,19 @@ FaceSwapUnit = model_for("FaceSwapUnit", unit_controls(API))
 PostProcessing = model_for("PostProcessing", post_controls(API))
 
 
+def with_example(cls: Any, example: dict[str, Any]) -> Any:
+    """Show `example` for the model in the OpenAPI docs (/docs), in either pydantic."""
+    if PYDANTIC_V2:
+        cls.model_config = {**cls.model_config, "json_schema_extra": {"examples": [example]}}
+        cls.model_rebuild(force=True)
+    else:
+        cls.__config__.schema_extra = {"example": example}  # per-model config class in v1
+    return cls
+
+
+_B64 = "<base64 PNG or JPEG, data: URL prefix optional>"
+
+
 class SwapRequest(Strict):
     image: str = Field(..., description="the target image, base64")
     units: List[FaceSwapUnit] = Field(default_factory=list)  # type: ignore[valid-type]
@@ -121,3 +134,15 @@ class ExtractRequest(Strict):
 class DetectRequest(Strict):
     image: str
     attributes: bool = True
+
+
+with_example(SwapRequest, {
+    "image": _B64,
+    "units": [{"source_images": [_B64], "faces": "all", "restorer": "GFPGANv1.4"}],
+    "postprocessing": {"upscaler": "lanczos", "scale": 2},
+    "format": "png",
+})
+with_example(BuildRequest, {"images": [_B64, _B64], "name": "anna", "gender": "auto"})
+with_example(CompareRequest, {"image_a": _B64, "checkpoint_b": "anna"})
+with_example(ExtractRequest, {"image": _B64, "aligned_size": 256, "min_size": 32})
+with_example(DetectRequest, {"image": _B64, "attributes": True})

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 from ..durable import atomic_write
 from ..engine import Engine
-from ..errors import OptionsError
+from ..errors import OptionsError, write_error
 from ..imageio import save_image
 from ..options import PostOptions, UnitOptions
 from ..options.meta import CLI, NUMBER, STR, UI, option, validate
@@ -203,7 +203,10 @@ class _DatasetHandler:
         name = self.names[inp.key]
         if outcome.status == STATUS_SWAPPED:
             save_image(self.out / paths["image"], img.rgb, meta=img.meta)
-            atomic_write(self.out / paths["caption"], self.options.caption_for(name) + "\n")
+            try:
+                atomic_write(self.out / paths["caption"], self.options.caption_for(name) + "\n")
+            except OSError as e:  # disk full, read-only: the job stops with exit 6
+                raise write_error("a caption", self.out / self.options.folder_name, e) from None
             outcome.output = paths["image"]
             files = [paths["image"], paths["caption"]]
         else:
@@ -257,7 +260,10 @@ def run_dataset(
         summary.kind = "dataset"
         summary.dataset_dir = str(out / options.folder_name)
         summary.report_dir = str(out / REPORT_DIR)
-        write_report(out, manifest, inputs, handler.names, options, summary)
+        try:
+            write_report(out, manifest, inputs, handler.names, options, summary)
+        except OSError as e:  # the images and captions are in place; only the report failed
+            raise write_error("the dataset report", out / REPORT_DIR, e) from None
     finally:
         manifest.close()
     return summary

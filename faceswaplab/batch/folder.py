@@ -4,6 +4,7 @@ what happened to every other one and why."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -141,9 +142,18 @@ def run_batch(
     True, the inputs being processed are finished and recorded, and the summary says
     `stopped`. Supported inputs: `imageio.IMAGE_EXTENSIONS`.
     """
+    from . import rerun
+
     options = options or BatchOptions()
     post = post or PostOptions()
     engine = engine or Engine()
+    key = None
+    if not options.redo:  # a finished folder answers from its manifest, loading no model
+        job = {k: v for k, v in dataclasses.asdict(options).items() if k not in ("workers", "redo")}
+        key = rerun.request_key(units, engine.options, job, post, lambda face: _resolve_face(engine, face))
+        done = rerun.finished_summary(targets, output_dir, key, recursive=options.recursive, on_progress=on_progress)
+        if done is not None:
+            return done
     check_post(engine, post)
     summary, manifest, _inputs, _handler = run_job(
         targets,
@@ -158,7 +168,15 @@ def run_batch(
         should_stop=should_stop,
     )
     manifest.close()
+    if not summary.stopped:
+        rerun.remember(Path(summary.manifest), key, summary.options_hash)
     return summary
+
+
+def _resolve_face(engine: Engine, face: str) -> Path:
+    from ..checkpoints.library import resolve_checkpoint
+
+    return resolve_checkpoint(face, engine.store, folder=engine.options.faces_dir)
 
 
 __all__ = ["RunOptions", "BatchOptions", "run_batch", "finish_post", "check_post", "OUTPUT_FORMATS", "SAVE_FORMATS"]

@@ -40,6 +40,21 @@ def _is_within(child: Path, parent: Path) -> bool:
         return False
 
 
+def _listable(is_file: Callable[[], bool], is_symlink: Callable[[], bool]) -> bool:
+    """A file, or an entry that cannot be read (a symlink loop, a dangling link, no
+    permission): those are kept as inputs so the job records each as an error (with the
+    OS's reason) and processes the rest, instead of one bad entry stopping the whole job."""
+    try:
+        if is_file():
+            return True
+    except OSError:
+        return True
+    try:
+        return is_symlink()
+    except OSError:
+        return True
+
+
 def collect_inputs(
     targets: PathLike | Sequence[PathLike],
     *,
@@ -67,7 +82,7 @@ def collect_inputs(
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not any(_is_within(rootp / d, e) for e in excluded))
                 for n in names:
                     p = rootp / n
-                    if is_image_file(p) and p.is_file():
+                    if is_image_file(p) and _listable(p.is_file, p.is_symlink):
                         files.append(InputFile(p, p.relative_to(folder).as_posix()))
         else:
             try:
@@ -76,7 +91,7 @@ def collect_inputs(
                 raise BadInputError(f"cannot list target folder '{targets}': {e.strerror or e}") from None
             for entry in entries:
                 p = folder / entry.name
-                if is_image_file(p) and entry.is_file():
+                if is_image_file(p) and _listable(entry.is_file, entry.is_symlink):
                     files.append(InputFile(p, entry.name))
         files.sort(key=lambda f: f.key)
         return folder, files

@@ -21,6 +21,8 @@ threads behind a lock.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -28,9 +30,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import FaceSwapLabError
+from ..errors import BadInputError, FaceSwapLabError, WriteError, write_error
 
 MANIFEST_NAME = "faceswaplab-manifest.db"
 LOCK_NAME = "faceswaplab-manifest.lock"
@@ -106,6 +108,46 @@ class ManifestError(FaceSwapLabError):
     http_status = 409
 
 
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
+
+
+def output_dir_error(folder: Path, e: OSError) -> FaceSwapLabError:
+    """A folder the job cannot write: full (exit 6, could not write the output) or not
+    writable at all (read-only, permissions: exit 2, choose another folder)."""
+    if e.errno in _FULL:
+        return write_error("the job's files", folder, e)
+    return BadInputError(
+        f"output folder {folder} cannot be written ({e.strerror or e}); choose a folder you can write to"
+    )
+
+
+def ensure_output_dir(folder: Path) -> None:
+    """Create the output folder and check it can be written, before any work: a read-only
+    mount or a folder without permission is one line naming the folder, not an internal error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_NAME, os.O_WRONLY | os.O_CREAT, 0o666)
+        os.close(fd)
+    except OSError as e:
+        raise output_dir_error(folder, e) from None
+
+
+def _db_error(path: Path, e: sqlite3.Error) -> FaceSwapLabError:
+    text = str(e).lower()
+    folder = path.parent
+    if "full" in text or "disk i/o" in text:
+        return WriteError(
+            f"could not write the manifest in {folder} ({e}); free some disk space and run again "
+            "(finished images are kept)"
+        )
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return BadInputError(f"output folder {folder} cannot be written ({e}); choose a folder you can write to")
+    return ManifestError(
+        f"the manifest {path} cannot be opened ({e}); if it is damaged, delete it "
+        "(the job then processes every input again) or use another output folder"
+    )
+
+
 class Manifest:
     """The SQLite manifest of one output folder. Thread-safe (one connection, one lock)."""
 
@@ -127,10 +169,16 @@ class Manifest:
                     "upgrade, or use another output folder"
                 )
         except sqlite3.DatabaseError as e:
-            raise ManifestError(
-                f"the manifest {self.path} cannot be opened ({e}); if it is damaged, delete it "
-                "(the job then processes every input again) or use another output folder"
-            ) from None
+            raise _db_error(self.path, e) from None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A failed manifest write (disk full, read-only) is its one-line error, not a bug."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.OperationalError as e:
+                raise _db_error(self.path, e) from None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -174,7 +222,7 @@ class Manifest:
     # -- writes ----------------------------------------------------------------------------
 
     def set_options(self, options_hash: str, options: dict[str, Any]) -> None:
-        with self._lock:
+        with self._writing():
             self._db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
                 (f"options:{options_hash}", json.dumps(options, sort_keys=True, default=str)),
@@ -182,7 +230,7 @@ class Manifest:
 
     def begin(self, key: str, files: Sequence[str]) -> None:
         """Say which files are about to be written for `key` (before writing them)."""
-        with self._lock:
+        with self._writing():
             self._db.execute(
                 "INSERT OR REPLACE INTO pending(input, files, started) VALUES(?, ?, ?)",
                 (key, json.dumps(list(files)), time.time()),
@@ -191,7 +239,7 @@ class Manifest:
     def record(self, rec: Record) -> None:
         """Write the outcome of `rec.input` (after its files are in place) and clear its
         pending row, in one transaction."""
-        with self._lock:
+        with self._writing():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
@@ -206,11 +254,11 @@ class Manifest:
                 raise
 
     def drop_pending(self, key: str) -> None:
-        with self._lock:
+        with self._writing():
             self._db.execute("DELETE FROM pending WHERE input=?", (key,))
 
     def forget(self, keys: Iterable[str]) -> None:
-        with self._lock:
+        with self._writing():
             self._db.executemany("DELETE FROM items WHERE input=?", [(k,) for k in keys])
 
 
@@ -225,7 +273,10 @@ class JobLock:
         self._fh: Any = None
 
     def acquire(self) -> "JobLock":
-        fh = open(self.path, "a+b")
+        try:
+            fh = open(self.path, "a+b")
+        except OSError as e:
+            raise output_dir_error(self.path.parent, e) from None
         try:
             if os.name == "nt":
                 import msvcrt
@@ -266,7 +317,7 @@ class JobLock:
 
 
 def open_manifest(output_dir: Path) -> Manifest:
-    output_dir.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(output_dir)
     return Manifest(output_dir / MANIFEST_NAME)
 
 

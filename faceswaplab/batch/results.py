@@ -166,11 +166,11 @@ def classify(report: SwapReport) -> Outcome:
 
 def _unit_detail(u: Any) -> dict[str, Any]:
     return {
-        "unit": u.unit,
+        "unit": u.unit + 1,  # numbered from 1, as every report shows units
         "status": u.status,
         "reason": u.reason,
         "faces": [
-            {k: getattr(f, k) for k in ("position", "status", "reason", "bbox", "det_score", "similarity")}
+            {k: getattr(f, k) for k in ("position", "status", "reason", "bbox", "det_score", "gender", "age", "similarity")}
             for f in u.faces
         ],
     }

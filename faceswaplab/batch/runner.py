@@ -40,7 +40,7 @@ from ..imageio import LoadedImage, load_image
 from ..options import UnitOptions
 from ..pipeline import PreparedUnit, swap_image
 from .inputs import InputFile, PathLike, collect_inputs, file_sha256
-from .manifest import MANIFEST_NAME, JobLock, Manifest, Record, open_manifest, safe_child
+from .manifest import MANIFEST_NAME, JobLock, Manifest, Record, ensure_output_dir, open_manifest, safe_child
 from .prepare import options_fingerprint, prepare_job
 from .results import (
     FINAL_STATUSES,
@@ -134,7 +134,7 @@ def run_job(
                 raise BadInputError(f"the output for '{inp.key}' would overwrite an input ({out / rel}); choose another output folder")
     opts_hash, opts = options_fingerprint(prepared, engine.options, handler.job_options())
 
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(out)  # a read-only or unwritable folder: one line naming it, exit 2
     lock = JobLock(out).acquire()
     try:
         manifest = open_manifest(out)

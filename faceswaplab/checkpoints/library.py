@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..durable import atomic_write
-from ..errors import CheckpointError, FaceSwapLabError, OptionsError
+from ..errors import CheckpointError, OptionsError, write_error
 from ..identity import Identity
 from .container import PICKLE_SUFFIXES, SUFFIX, file_stem, pickle_message, read_file
 from .format import encode_checkpoint, is_ours, load_checkpoint
@@ -137,6 +137,10 @@ def checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
         parsed = read_file(path, header_only=True)
     except CheckpointError as e:
         return CheckpointInfo(file_stem(path), path, size, False, e.message)
+    try:  # the same checks as loading (NaN embeddings, short tensors...): listed ok == loads
+        load_checkpoint(path)
+    except CheckpointError as e:
+        return CheckpointInfo(file_stem(path), path, size, False, e.message)
     meta = parsed.metadata
     ours = is_ours(meta)
     samples: int | None = None
@@ -220,6 +224,36 @@ def load_checkpoint_identity(
     return load_checkpoint(resolve_checkpoint(face, store, folder=folder)).identity
 
 
+STALE_TEMP_S = 60.0  # a temp file this old belongs to no write in progress
+
+
+def sweep_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
+    """Delete the temporary files (`.<name>.safetensors.<8 hex>.tmp`) that a killed save left
+    in the folder: ours by name, and older than a minute, so a save in progress (another
+    process, another thread) keeps its own. Called whenever the folder is written."""
+    import time
+
+    from ..durable import TEMP_NAME_RE, unlink_quiet
+
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (TEMP_NAME_RE.match(entry.name) and SUFFIX + "." in entry.name):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or now - entry.stat(follow_symlinks=False).st_mtime < STALE_TEMP_S:
+                continue
+        except OSError:
+            continue
+        unlink_quiet(entry.path)
+        removed.append(Path(entry.path))
+    return removed
+
+
 def _write_new(folder: Path, stem: str, data: bytes, overwrite: bool) -> Path:
     """`<stem>.safetensors`, or with `overwrite` off the first free `<stem>_N.safetensors`. The
     exclusive write decides atomically, so a file created meanwhile is never clobbered."""
@@ -250,20 +284,28 @@ def save_checkpoint(
     stem = sanitize_name(name)
     folder_p = Path(os.path.abspath(os.path.expanduser(os.fspath(folder))))
     data = encode_checkpoint(identity, name=name, blend_method=blend_method, embedding_model_sha256=embedding_model_sha256)
+    sweep_stale_temps(folder_p)
     try:
         dest = _write_new(folder_p, stem, data, overwrite)
-    except OSError as e:  # the file system, not the input: exit 1 like imageio.save_image
-        raise FaceSwapLabError(
-            f"could not write the face checkpoint into {folder_p} ({e.strerror or e}); "
-            "check that the folder is writable and the disk is not full"
-        ) from None
+    except OSError as e:  # the file system, not the input: exit 6 like imageio.save_image
+        raise write_error("the face checkpoint", folder_p, e) from None
     if dest.parent != folder_p:  # cannot happen with a sanitised name; keep the guarantee explicit
         raise OptionsError(f"refusing to write outside {folder_p}")
     return dest
 
 
+def renamed_note(wanted: str, path: Path) -> str | None:
+    """Say so when the checkpoint went to `NAME_1` because `NAME` existed (never silently)."""
+    stem, written = sanitize_name(wanted), file_stem(path)
+    if written == stem:
+        return None
+    return f"a checkpoint named {stem} exists, so this one was saved as {written} (overwrite replaces it)"
+
+
 __all__ = [
     "MAX_NAME_CHARS",
+    "renamed_note",
+    "sweep_stale_temps",
     "CheckpointInfo",
     "sanitize_name",
     "checkpoint_folder",

@@ -5,8 +5,10 @@ Every option flag is generated from the options' metadata (RunOptions, BatchOpti
 DatasetOptions, the unit's, PostOptions, EngineOptions).
 
 Exit codes: 0 when the job ran, whatever each image's outcome (the manifest and the summary
-say); 2 bad arguments; 3 a model is missing (checked before any image); 4 no unit has a
-usable source face (nothing can be done); 130 interrupted (what was finished is recorded).
+say); 2 bad arguments (an output folder that cannot be written included); 3 a model is
+missing (checked before any image); 4 no unit has a usable source face (nothing can be
+done); 6 could not write the output (disk full...); 130 interrupted (what was finished is
+recorded).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def _add_job_args(p: argparse.ArgumentParser, options: type) -> None:
     flags.add_flags(p, options, title, exclude=[o.name for o in options_of(RunOptions)])
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the job summary as JSON on stdout (and nothing else there)")
+    common.add_quiet_arg(p)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -107,10 +110,12 @@ class _Progress:
 
 def _finish(args: argparse.Namespace, summary: BatchSummary) -> int:
     for w in summary.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        common.warn(args, w)
     if args.json:
-        common.emit_json(summary.to_dict())
-    else:
+        data = summary.to_dict()
+        data["warnings"] = list(dict.fromkeys(list(data.get("warnings") or []) + common.logged_warnings()))
+        common.emit_json(data)
+    elif not args.quiet:
         print(summary.line(), file=sys.stderr)
         print(f"manifest: {summary.manifest}", file=sys.stderr)
         if summary.dataset_dir:
@@ -124,7 +129,7 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
     options = flags.options_from_args(BatchOptions, args)
     post = common.post_options(args)
     engine = Engine(common.engine_options(args))
-    progress = _Progress(not args.no_progress, "batch")
+    progress = _Progress(not (args.no_progress or args.quiet), "batch")
     try:
         summary = run_batch(
             _targets(args), args.output_dir, units, engine=engine, options=options, post=post, on_progress=progress
@@ -141,7 +146,7 @@ def run_dataset_cmd(args: argparse.Namespace) -> int:
     options = flags.options_from_args(DatasetOptions, args)
     post = common.post_options(args)
     engine = Engine(common.engine_options(args))
-    progress = _Progress(not args.no_progress, "dataset")
+    progress = _Progress(not (args.no_progress or args.quiet), "dataset")
     try:
         summary = run_dataset(
             _targets(args), args.output_dir, unit, options, engine=engine, post=post, on_progress=progress

@@ -13,12 +13,14 @@ from typing import Any, Iterable
 
 from ..checkpoints.build import build_checkpoint
 from ..checkpoints.format import BLEND_METHODS
+from ..checkpoints import library
 from ..checkpoints.library import checkpoint_folder, list_checkpoints
 from ..compare import compare_faces
 from ..engine import Engine
 from ..errors import NoFaceError
 from ..extract import check_aligned_size, extract_faces
 from ..imageio import save_image
+from ..options import UnitOptions
 from . import common
 
 
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common_tail(p: argparse.ArgumentParser, json_help: str) -> None:
     common.add_engine_args(p)
     p.add_argument("--json", action="store_true", help=json_help)
+    common.add_quiet_arg(p)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -88,12 +91,19 @@ def run_build(args: argparse.Namespace) -> int:
         preview=args.preview,
         progress=_progress(not args.json),
     )
+    note = library.renamed_note(args.name, result.path)
+    if note:
+        result.warnings.append(note)
     for s in result.skipped:
-        print(f"warning: skipped: {s}", file=sys.stderr)
+        common.warn(args, f"skipped: {s}")
     for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        common.warn(args, w)
     if args.json:
-        common.emit_json(result.to_dict())
+        data = result.to_dict()
+        data["warnings"] = list(dict.fromkeys(list(data["warnings"]) + common.logged_warnings()))
+        common.emit_json(data)
+    elif args.quiet:
+        common.say(str(result.path))
     else:
         ident = result.identity
         print(
@@ -165,6 +175,7 @@ def _register_extract(sub: argparse._SubParsersAction) -> None:
 def run_extract(args: argparse.Namespace) -> int:
     if args.aligned is not None:
         check_aligned_size(args.aligned)
+    args.min_face_size = common.check_like_option(UnitOptions, "min_face_size", args.min_face_size)
     engine = Engine(common.engine_options(args))
     out_dir = Path(args.output_dir)
     written: list[dict[str, Any]] = []
@@ -174,7 +185,7 @@ def run_extract(args: argparse.Namespace) -> int:
         crops = extract_faces(engine, img, aligned_size=args.aligned, margin=args.margin, min_face_size=args.min_face_size)
         if not crops:
             empty.append(img)
-            print(f"warning: no face found in {img}", file=sys.stderr)
+            common.warn(args, f"no face found in {img}")
             continue
         stem = Path(img).stem or "image"
         seen = stems.get(stem, 0)
@@ -187,12 +198,17 @@ def run_extract(args: argparse.Namespace) -> int:
             written.append({"source": img, "face": c.index, "path": str(path), "bbox": [round(float(v), 1) for v in c.face.bbox]})
             if not args.json:
                 common.say(str(path))
+    failure = NoFaceError("no face found in any of the images; nothing written") if not written else None
     if args.json:
-        common.emit_json({"written": written, "no_face": empty})
-    else:
+        data: dict[str, Any] = {"written": written, "no_face": empty, "warnings": common.logged_warnings()}
+        if failure is not None:
+            data["error"] = {"message": failure.message, "exit_code": failure.exit_code}
+        common.emit_json(data)
+        args.json_done = True
+    elif not args.quiet:
         print(f"{len(written)} face(s) from {len(args.images) - len(empty)} image(s) -> {out_dir}", file=sys.stderr)
-    if not written:
-        raise NoFaceError("no face found in any of the images; nothing written")
+    if failure is not None:
+        raise failure
     return common.EXIT_OK
 
 

@@ -16,6 +16,7 @@ from ..options import EngineOptions, EnhanceOptions, PostOptions, UnitOptions
 from . import flags
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_MODEL, EXIT_NO_FACE, EXIT_BLOCKED = 0, 1, 2, 3, 4, 5
+EXIT_WRITE = 6  # could not write the output (disk full, read-only or unwritable destination)
 
 log = logging.getLogger("faceswaplab")
 
@@ -136,26 +137,81 @@ def setup_logging(debug: bool) -> None:
         logger.addHandler(handler)
 
 
+class _Collector(logging.Handler):
+    """The core's warnings during one command, for the `warnings` of its --json output."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # a malformed log call must not break the command
+            pass
+
+
+_collector: _Collector | None = None
+
+
+def logged_warnings() -> list[str]:
+    """What the core logged as warnings so far in this command (custom model files...)."""
+    return list(_collector.messages) if _collector is not None else []
+
+
+def warn(args: argparse.Namespace, text: str) -> None:
+    """A `warning:` line on stderr, unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(f"warning: {text}", file=sys.stderr)
+
+
+def add_quiet_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no warnings or summary on stderr (errors only)")
+
+
+def _quiet(on: bool) -> None:
+    for h in logging.getLogger("faceswaplab").handlers:
+        if isinstance(h, _StderrHandler):
+            h.setLevel(logging.ERROR if on else logging.NOTSET)
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """One line on stderr; with --json also `{"error": {...}}` on stdout, so a script that
+    reads stdout always gets JSON."""
+    print(message, file=sys.stderr)
+    if getattr(args, "json", False) and not getattr(args, "json_done", False):
+        emit_json({"error": {"message": message.split(": ", 1)[-1] if message.startswith("error: ") else message,
+                             "exit_code": code}})  # fmt: skip
+    return code
+
+
 def run_guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command: expected errors -> one line on stderr and their exit code."""
+    global _collector
+    logger = logging.getLogger("faceswaplab")
+    collector = _Collector()
+    logger.addHandler(collector)
+    _collector = collector
+    _quiet(bool(getattr(args, "quiet", False)))
     try:
         return func(args)
     except FaceSwapLabError as e:
         if getattr(args, "debug", False):
             log.exception("details")
-        print(f"error: {e.message}", file=sys.stderr)
-        return e.exit_code
+        return _fail(args, f"error: {e.message}", e.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _fail(args, "interrupted", 130)
     except Exception as e:  # an internal bug: say so, show the traceback only with --debug
         if getattr(args, "debug", False):
             raise
-        print(
-            f"internal error: {type(e).__name__}: {e} (run again with --debug for details and report it)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+        return _fail(
+            args, f"internal error: {type(e).__name__}: {e} (run again with --debug for details and report it)",
+            EXIT_INTERNAL,
+        )  # fmt: skip
+    finally:
+        logger.removeHandler(collector)
+        _collector = None
+        _quiet(False)
 
 
 def emit_json(data: Any) -> None:
@@ -180,6 +236,17 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def check_like_option(cls: type, name: str, value: Any, label: str | None = None) -> Any:
+    """Check a command's own flag by the option field it mirrors (extract's --min-face-size
+    is the unit's min_face_size), so every front end says the same thing about it."""
+    from ..options.meta import coerce, options_of
+
+    for opt in options_of(cls):
+        if opt.name == name:
+            return coerce(label or name, opt.meta, value)
+    raise KeyError(name)
 
 
 def check_option(cond: bool, message: str) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..engine import Engine
-from ..errors import BlockedError, NoFaceError
+from ..errors import BadInputError, BlockedError, NoFaceError
 from ..imageio import save_image
 from ..pipeline import preflight, swap_image
 from . import common
@@ -16,31 +17,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("swap", help="swap faces in one image", description="Swap the source identity into faces of the target image.")
     p.add_argument("--target", required=True, metavar="IMG", help="the image whose faces are replaced")
     p.add_argument("--output", required=True, metavar="PATH", help="output file; the format follows its extension")
+    p.add_argument("--overwrite", action="store_true", help="allow --output to be the --target file (replaces the input)")
     p.add_argument("--units", metavar="FILE.json", help="several units (identities) as a JSON list with named fields")
     common.add_unit_args(p)
     common.add_post_args(p)
     common.add_engine_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (and nothing else there)")
+    common.add_quiet_arg(p)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)
 
 
+def same_file(a: str, b: str) -> bool:
+    """`a` and `b` name one file (links and `./` spellings included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
 def run(args: argparse.Namespace) -> int:
+    if same_file(args.output, args.target) and not args.overwrite:
+        raise BadInputError(
+            f"--output {args.output} is the --target file: the swap would replace your input; "
+            "give another output path, or add --overwrite to replace it"
+        )
     units = common.units_from_args(args)
     post = common.post_options(args)
     engine = Engine(common.engine_options(args))
     preflight(engine, units, post)
     result = swap_image(args.target, units, post, engine=engine)
     report = result.report
-    if args.json:
-        common.emit_json({"output": None if report.swapped == 0 else args.output, **report.to_dict()})
+    warnings = list(dict.fromkeys(report.warnings + common.logged_warnings()))
     for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        common.warn(args, w)
+    failure = None
     if report.blocked:
-        raise BlockedError(report.nothing_swapped_reason() + "; no output written")
-    if report.swapped == 0:
-        raise NoFaceError(report.nothing_swapped_reason() + "; no output written")
-    save_image(args.output, result.image.rgb, alpha=result.image.alpha, meta=result.image.meta)
-    if not args.json:
+        failure = BlockedError(report.nothing_swapped_reason() + "; no output written")
+    elif report.swapped == 0:
+        failure = NoFaceError(report.nothing_swapped_reason() + "; no output written")
+    else:
+        save_image(args.output, result.image.rgb, alpha=result.image.alpha, meta=result.image.meta)
+    if args.json:
+        data = {"output": None if failure else args.output, **report.to_dict(), "warnings": warnings}
+        if failure is not None:
+            data["error"] = {"message": failure.message, "exit_code": failure.exit_code}
+        common.emit_json(data)
+        args.json_done = True  # the error (if any) is in this one JSON document
+    if failure is not None:
+        raise failure
+    if not args.json and not args.quiet:
         print(f"{report.summary()} -> {args.output}", file=sys.stderr)
     return common.EXIT_OK

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..durable import atomic_write
-from ..errors import BadInputError, FaceSwapLabError, ImageError
+from ..errors import BadInputError, FaceSwapLabError, ImageError, WriteError
 from .colour import arrays_from_numpy
 from .metadata import ImageMeta, encode_params
 from .validate import PathLike
@@ -95,7 +95,7 @@ def _prepare(
 def _write_error(path: Path, exc: BaseException) -> FaceSwapLabError:
     """File-system failures (disk full, permissions) vs the encoder refusing the image."""
     if isinstance(exc, OSError) and exc.errno is not None:
-        return FaceSwapLabError(
+        return WriteError(  # exit 6: could not write the output
             f"could not write '{path}': {exc.strerror or exc}; check that the folder is writable "
             "and that there is free disk space"
         )

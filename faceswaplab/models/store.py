@@ -225,7 +225,7 @@ class ModelStore(ModelDir):
         raise ModelCorruptError(self.corrupt_message(st))
 
     def _warn_custom_once(self, st: ModelStatus) -> None:
-        key = (str(st.path), st.sha256)
+        key = (str(self.models_dir), None)  # once per models folder per process (custom packs hold many)
         with _WARNED_LOCK:
             if key in _WARNED:
                 return
@@ -233,7 +233,8 @@ class ModelStore(ModelDir):
         spec = self._spec_of(st)
         log.warning(
             "FaceSwapLab: %s has sha256 %s, not the published %s; it has the right inputs/outputs "
-            "so it is used. If results look wrong, delete it and run: %s",
+            "so it is used (other custom files in this models folder are used without another warning). "
+            "If results look wrong, delete it and run: %s",
             st.path, st.sha256, st.expected_sha256, self.download_command(spec.name if spec else None),
         )
 

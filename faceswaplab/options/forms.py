@@ -292,6 +292,8 @@ def parse_named(
             raise OptionsError(f"unit {i + 1} must be an object with named fields, got {type(u).__name__}")
         u = dict(u)
         u.setdefault("enabled", True)
+        if u.get("mask_regions") and is_none_choice(u.get("parser")):  # a request is told, as the CLI is
+            raise OptionsError(f"unit {i + 1}: mask_regions needs a face parser: set parser (a file in <models dir>/parsers/)")
         units.append(unit_options(u, where=f"unit {i + 1}", resolve_checkpoint=resolve_checkpoint))
     post = PostOptions.from_dict(data.get(PostOptions.WHERE))
     job = JobOptions.from_dict({k: data[k] for k in data if k in job_field_names()})
