@@ -11,13 +11,13 @@ from . import common
 
 
 def build_parser() -> common.ArgumentParser:
-    from . import batch_cmds, checkpoint_cmds, doctor_cmd, models_cmd, swap_cmd, ui_cmd
+    from . import batch_cmds, checkpoint_cmds, doctor_cmd, models_cmd, serve_cmd, swap_cmd, ui_cmd, video_cmd
 
     parser = common.ArgumentParser(prog="python -m faceswaplab", description="FaceSwapLab face swapping engine")
     parser.add_argument("--version", action="version", version=f"FaceSwapLab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for mod in (swap_cmd, checkpoint_cmds, batch_cmds, models_cmd, doctor_cmd, ui_cmd):
+    for mod in (swap_cmd, checkpoint_cmds, batch_cmds, models_cmd, doctor_cmd, ui_cmd, serve_cmd, video_cmd):
         mod.register(sub)
     for p in sub.choices.values():
         p.__class__ = common.ArgumentParser

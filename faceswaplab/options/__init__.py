@@ -16,6 +16,7 @@ from .job import JobOptions
 from .meta import Meta, Option, format_faces, meta_of, option, options_of, parse_faces
 from .post import PostOptions
 from .unit import BOOST_FACTORS, GENDERS, MASK_REGION_NAMES, SORT_ORDERS, EnhanceOptions, UnitOptions
+from .video import VideoOptions as VideoOptions  # the video job's options (faceswaplab/video)
 
 __all__ = [
     "UnitOptions", "EnhanceOptions", "PostOptions", "EngineOptions", "JobOptions", "Meta", "Option", "option",

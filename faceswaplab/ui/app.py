@@ -176,6 +176,8 @@ def build_app(
                     with gr.Tab("Post-processing", elem_id=f"{APP_ID}_post_tab"):
                         post_comps = components.post_panel(id_prefix=APP_ID, providers=providers)
             tab.build_tabs(engine=get_engine, providers=providers, checkpoints_dir=lambda: checkpoints_dir(engine), jobs=hooks)
+            from .video_panel import build_video_tab  # the Video tab (faceswaplab/ui/video_panel.py)
+            build_video_tab(engine, providers=providers, output_root=root / "video", hooks=hooks)
 
         names = forms.unit_field_names()
         per = len(names)
