@@ -211,3 +211,20 @@ def test_a_turned_photo_is_found_and_swapped_only_inside_the_faces(mdir, mtcnn, 
         inside[max(0, int(y0 - h)) : int(y1 + h), max(0, int(x0 - w)) : int(x1 + w)] = True
     assert np.array_equal(out[~inside], target[~inside])
     assert float(np.abs(out[inside].astype(int) - target[inside].astype(int)).mean()) > 1
+
+
+def test_cli_mask_preview_writes_one_picture_per_face(mdir, tmp_path, capfd):
+    from PIL import Image
+
+    from faceswaplab.cli import main
+
+    img, _face = _scene()
+    tgt, src = tmp_path / "t.png", tmp_path / "s.png"
+    Image.fromarray(img).save(tgt)
+    Image.fromarray(fm.make_face_image(faces=[(220, 220, 200, fm.MALE, 7)], seed=11)).save(src)
+    code = main(["swap", "--source", str(src), "--target", str(tgt), "--output", str(tmp_path / "o.png"),
+                 "--models-dir", str(mdir), "--occluder", "xseg_1", "--mask-areas", "upper-face,lower-face",
+                 "--mask-preview", str(tmp_path / "prev")])  # fmt: skip
+    assert code == 0, capfd.readouterr().err
+    pic = np.asarray(Image.open(tmp_path / "prev" / "unit1-face0.png"))
+    assert pic.shape == (128, 128 * 4, 3)  # combined, box, areas, occlusion

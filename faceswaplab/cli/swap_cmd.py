@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", required=True, metavar="IMG", help="the image whose faces are replaced")
     p.add_argument("--output", required=True, metavar="PATH", help="output file; the format follows its extension")
     p.add_argument("--overwrite", action="store_true", help="allow --output to be the --target file (replaces the input)")
+    p.add_argument("--mask-preview", metavar="DIR",
+                   help="write, per swapped face, the aligned crop with the combined mask and each mask part overlaid")
     p.add_argument("--units", metavar="FILE.json", help="several units (identities) as a JSON list with named fields")
     common.add_unit_args(p)
     common.add_post_args(p)
@@ -36,6 +38,18 @@ def same_file(a: str, b: str) -> bool:
         return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
 
 
+def _write_previews(folder: str, previews: list) -> None:
+    from pathlib import Path
+
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInputError(f"--mask-preview {folder}: cannot create the folder ({e.strerror or e})") from None
+    for name, pic in previews:
+        save_image(out / f"{name}.png", pic)
+
+
 def run(args: argparse.Namespace) -> int:
     if same_file(args.output, args.target) and not args.overwrite:
         raise BadInputError(
@@ -46,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     post = common.post_options(args)
     engine = Engine(common.engine_options(args))
     preflight(engine, units, post)
-    result = swap_image(args.target, units, post, engine=engine)
+    result = swap_image(args.target, units, post, engine=engine, mask_preview=bool(args.mask_preview))
+    if args.mask_preview:
+        _write_previews(args.mask_preview, result.previews)
     report = result.report
     warnings = list(dict.fromkeys(report.warnings + common.logged_warnings()))
     for w in report.warnings:
