@@ -181,7 +181,7 @@ def test_models_list_statuses(models_dir, tmp_path, capfd):
     (d / "buffalo_l" / "genderage.onnx").write_bytes(b"not onnx at all")
     (d / "buffalo_l" / "1k3d68.onnx").unlink()
     rc, stdout, err = run_cli(["models", "--models-dir", d, "--json"], capfd)
-    assert rc == 0
+    assert rc == 3  # a required file is missing (issue 14: scripts check the exit code)
     states = {m["name"]: m["state"] for m in json.loads(stdout)["models"]}
     assert states["inswapper_128.onnx"] == "custom"
     assert states["buffalo_l/genderage.onnx"] == "corrupt"

@@ -344,7 +344,10 @@ def test_command_has_no_models_dir_flag_for_the_default_dir(tmp_path, monkeypatc
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     store = ModelStore(default_models_dir())
     msg = str(pytest.raises(ModelMissingError, store.require, "inswapper_128.onnx").value)
-    assert msg.endswith(f"Fetch it with: python -m faceswaplab models download (or put the file at {store.path_for('inswapper_128.onnx')})")
+    assert msg.endswith(
+        f"Fetch it with: python -m faceswaplab models download (or put the file at {store.path_for('inswapper_128.onnx')}; "
+        "files you already have elsewhere: --models-dir DIR or FACESWAPLAB_MODELS=DIR)"
+    )
 
 
 def test_custom_file_is_used_with_one_warning(models_dir, caplog):

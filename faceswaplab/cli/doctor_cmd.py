@@ -32,6 +32,34 @@ def _version(name: str) -> str | None:
     return str(getattr(mod, "__version__", "installed"))
 
 
+def opencv_distributions() -> dict[str, str]:
+    """Every installed OpenCV wheel by name -> version. insightface pulls `opencv-python` and
+    nudenet `opencv-python-headless`; both unpack into the same `cv2` folder."""
+    try:
+        from importlib.metadata import distributions
+
+        return {
+            d.metadata["Name"].lower(): d.version
+            for d in distributions()
+            if (d.metadata["Name"] or "").lower().startswith("opencv-")
+        }
+    except Exception:
+        return {}
+
+
+def opencv_warning(dists: dict[str, str]) -> str | None:
+    """Two OpenCV wheels of different versions mix their files in `cv2/`: say how to repair it."""
+    if len(set(dists.values())) < 2:
+        return None
+    listed = ", ".join(f"{n}=={v}" for n, v in sorted(dists.items()))
+    newest = max(dists.values(), key=lambda v: tuple(int(x) if x.isdigit() else 0 for x in v.split(".")))
+    pins = " ".join(f"{n}=={newest}" for n in sorted(dists))
+    return (
+        f"WARNING: OpenCV distributions of different versions are installed ({listed}); they write the same cv2 "
+        f"folder and mix files. Run: pip install --force-reinstall --no-deps {pins}"
+    )
+
+
 def collect(models_dir: str | None) -> dict[str, Any]:
     from ..models.sessions import available_providers
 
@@ -52,6 +80,8 @@ def collect(models_dir: str | None) -> dict[str, Any]:
     except Exception:
         ort = []
     info["onnxruntime_packages"] = ort
+    info["opencv_packages"] = opencv_distributions()
+    info["opencv_warning"] = opencv_warning(info["opencv_packages"])
     store = ModelStore(resolve_models_dir(models_dir))
     info["models_dir"] = str(store.models_dir)
     info["models"] = [s.to_dict() for s in store.statuses()]
@@ -72,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             f"WARNING: several onnxruntime packages are installed ({', '.join(info['onnxruntime_packages'])}); "
             "they overwrite each other. Uninstall all of them and install exactly one."
         )
+    if info["opencv_warning"]:
+        print(info["opencv_warning"])
     common.say(f"models directory: {info['models_dir']}")
     for m in info["models"]:
         common.say(f"  {m['state']:<9} {m['name']}")

@@ -36,18 +36,21 @@ def run(args: argparse.Namespace) -> int:
     statuses = store.statuses()
     if args.json:
         common.emit_json({"models_dir": str(store.models_dir), "models": [s.to_dict() for s in statuses]})
-        return common.EXIT_OK
+        return common.EXIT_MODEL if any(s.state == "missing" and s.required for s in statuses) else common.EXIT_OK
     common.say(f"models directory: {store.models_dir}")
     width = max((len(s.name) for s in statuses), default=10)
     for s in statuses:
-        line = f"  {s.state:<9} {s.name:<{width}}  {s.path}"
+        need = "required" if s.required else "optional"
+        line = f"  {s.state:<9} {need:<8} {s.name:<{width}}  {s.path}"
         if s.reason and s.state != "verified":
             line += f"  ({s.reason})"
         common.say(line)
     missing = [s for s in statuses if s.state == "missing" and s.required]
     if missing:
         common.say("fetch missing files with: python -m faceswaplab models download" + _dir_flag(args))
-    return common.EXIT_OK
+        common.say("or point at files you already have: --models-dir DIR or FACESWAPLAB_MODELS=DIR")
+    # scripts check the exit code: 3 (a model is missing) while a required file is absent
+    return common.EXIT_MODEL if missing else common.EXIT_OK
 
 
 def _dir_flag(args: argparse.Namespace) -> str:

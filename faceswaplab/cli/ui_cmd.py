@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output-dir", metavar="DIR", default="faceswaplab-output",
         help="default folder for batch and dataset outputs (default ./faceswaplab-output)",
     )  # fmt: skip
+    p.add_argument("--auth", metavar="USER:PASS", help="require this login (gradio's auth; several: comma-separated)")
+    p.add_argument(
+        "--allow-no-auth", action="store_true",
+        help="listen on a non-loopback --host without --auth (anyone on the network can use the app and its folders)",
+    )  # fmt: skip
     common.add_engine_args(p)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)
@@ -49,9 +54,27 @@ def _no_proxy_for_local() -> None:
         os.environ[key] = ",".join(have + [h for h in local if h not in have])
 
 
+def check_auth(args: argparse.Namespace) -> dict[str, str]:
+    """--auth as {user: password}; on a non-loopback --host without it, the one line (exit 2)
+    saying why the app will not start, unless --allow-no-auth (the same rule as `serve`)."""
+    from ..api.auth import parse_credentials
+    from .serve_cmd import is_loopback
+
+    creds = parse_credentials(args.auth, "--auth")
+    if not creds and not is_loopback(args.host) and not args.allow_no_auth:
+        from ..errors import OptionsError
+
+        raise OptionsError(
+            f"refusing to start the app on {args.host} without auth: anyone on the network could use it and its "
+            "folders; give --auth USER:PASS, or --allow-no-auth if a proxy authenticates"
+        )
+    return creds
+
+
 def run(args: argparse.Namespace) -> int:
     common.check_option(1 <= args.port <= 65535, f"--port must be from 1 to 65535, got {args.port}")
     common.check_option(1 <= args.units <= MAX_UNITS, f"--units must be from 1 to {MAX_UNITS}, got {args.units}")
+    creds = check_auth(args)
     from ..ui import app
 
     app.disable_analytics()
@@ -67,5 +90,6 @@ def run(args: argparse.Namespace) -> int:
         share=args.share,
         n_units=args.units,
         output_root=Path(os.path.abspath(os.path.expanduser(args.output_dir))),
+        auth=sorted(creds.items()) or None,
     )
     return common.EXIT_OK

@@ -269,7 +269,8 @@ class ModelStore(ModelDir):
             return (
                 f"Model file {spec.filename} is missing: looked for {st.path}; searched {self._searched(st)}; "
                 f"{sha}. Fetch it with: {self.download_command(spec.name)} "
-                f"(or put the file at {st.path})"
+                f"(or put the file at {st.path}; files you already have elsewhere: "
+                "--models-dir DIR or FACESWAPLAB_MODELS=DIR)"
             )
         what = st.kind or "model"
         if st.kind in FOLDER_KINDS:

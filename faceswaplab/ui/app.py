@@ -210,15 +210,27 @@ def launch(
     n_units: int = forms.DEFAULT_UNITS,
     output_root: Optional[Path] = None,
     block: bool = True,
+    auth: Optional[list[tuple[str, str]]] = None,
 ) -> Any:
-    """Build and serve the app (blocks until Ctrl-C unless `block` is False)."""
+    """Build and serve the app (blocks until Ctrl-C unless `block` is False); `auth`: the
+    (user, password) pairs gradio's login accepts (`ui --auth`)."""
     disable_analytics()
     demo = build_app(engine, n_units=n_units, output_root=output_root)
     demo.queue()
     kw = launch_kwargs(demo, host=host, port=port, share=share)
     if not block:
         kw["prevent_thread_lock"] = True
+    if auth:
+        kw["auth"] = list(auth)
+    quiet = "quiet" in inspect.signature(demo.launch).parameters
+    if quiet:  # gradio's own banner advises `launch(share=True)`, which a CLI user cannot type
+        kw["quiet"] = True
     demo.launch(**kw)
+    if quiet:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        print(f"FaceSwapLab app on http://{shown}:{port}" + (f" (share link: {demo.share_url})" if share and getattr(demo, "share_url", None) else ""))
+        if not share:
+            print("For a public link, start it with: faceswaplab ui --share")
     return demo
 
 
