@@ -231,6 +231,14 @@ def test_named_form_rejects_unknown_fields(host_env, source_png, tmp_path):
     assert np.array_equal(np.asarray(res.images[0]), np.asarray(target_image(0)))
 
 
+def test_named_form_refuses_server_paths_in_model_fields(host_env, source_png, tmp_path):
+    args = default_args()
+    args[0] = {"units": [{"source_images": [_b64(source_png)], "restorer": "../../../../etc/passwd"}]}
+    p, res = _txt2img(host_env, args, batch_size=1, n_iter=1, out=tmp_path / "o")
+    assert "not a path" in res.comments and "passwd" not in res.comments.replace("restorer", "")
+    assert np.array_equal(np.asarray(res.images[0]), np.asarray(target_image(0)))
+
+
 def test_positional_api_form_with_base64(host_env, source_png, tmp_path):
     args = default_args()
     set_arg(args, 1, "enabled", True)  # unit 2, so unit numbering is checked too

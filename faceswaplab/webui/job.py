@@ -40,11 +40,25 @@ class Job:
         return self.error is None and any(u.enabled and u.has_source for u in self.units)
 
 
+def _no_paths(named: Mapping[str, Any]) -> None:
+    """The named form comes from HTTP clients: its model fields take names, never server
+    paths (the same check as /faceswaplab/v1, faceswaplab/api/guard.py)."""
+    from ..api.guard import POST_MODEL_FIELDS, UNIT_MODEL_FIELDS, check_fields
+
+    for i, unit in enumerate(named.get("units") or []):
+        if isinstance(unit, Mapping):
+            check_fields(unit, UNIT_MODEL_FIELDS, f"unit {i + 1}: ", None)
+    post = named.get("postprocessing")
+    if isinstance(post, Mapping):
+        check_fields(post, POST_MODEL_FIELDS, "postprocessing: ", None)
+
+
 def parse_args(args: Sequence[Any], n_units: int) -> Job:
     """Positional args as ui() produced them, or the named form: a dict as the first arg
     (`{"units": [...], "postprocessing": {...}}`; the web-ui fills the rest with defaults)."""
     try:
         if args and isinstance(args[0], Mapping):
+            _no_paths(args[0])
             units, post, opts = forms.parse_named(args[0], resolve_checkpoint=host.resolve_checkpoint)
             return Job(units, post, opts)
         unit_vals, post_vals, job_vals = forms.split_positional(args, n_units)
