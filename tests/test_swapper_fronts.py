@@ -149,3 +149,15 @@ def test_checkpoint_revision_2_keeps_the_raw_norm_and_blends_with_photos(files, 
                               "--output", out, "--models-dir", kinds_dir, "--swapper", "ghost_1_256", "--json"], capfd)  # fmt: skip
     assert code == 0, err
     assert "typical norm" not in stdout  # the checkpoint and the photo both carry their raw norm
+
+
+def test_models_lists_swappers_with_licences_and_which_are_usable(kinds_dir, tmp_path, capfd):
+    d = tmp_path / "m"
+    shutil.copytree(kinds_dir, d)
+    (d / "crossface_ghost.onnx").unlink()
+    code, out, err = _run(["models", "--models-dir", d], capfd)
+    err = out + err
+    assert code == 0
+    assert "hyperswap_1a_256.onnx" in err and "ResearchRAIL" in err and "Apache-2.0" in err
+    usable = next(line for line in err.splitlines() if line.startswith("swappers usable now:"))
+    assert "inswapper_128.onnx" in usable and HYPER in usable and GHOST not in usable  # ghost lacks its converter

@@ -8,6 +8,7 @@ import sys
 
 from ..models.store import ModelStore, resolve_models_dir
 from . import common
+from ..models.registry import spec_for, swapper_kind
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,13 +45,32 @@ def run(args: argparse.Namespace) -> int:
         line = f"  {s.state:<9} {need:<8} {s.name:<{width}}  {s.path}"
         if s.reason and s.state != "verified":
             line += f"  ({s.reason})"
+        spec = spec_for(s.name)
+        if spec is not None and spec.licence:
+            line += f"  [licence: {spec.licence}]"
         common.say(line)
+    common.say("swappers usable now: " + (", ".join(usable_swappers(statuses)) or "none"))
     missing = [s for s in statuses if s.state == "missing" and s.required]
     if missing:
         common.say("fetch missing files with: python -m faceswaplab models download" + _dir_flag(args))
         common.say("or point at files you already have: --models-dir DIR or FACESWAPLAB_MODELS=DIR")
     # scripts check the exit code: 3 (a model is missing) while a required file is absent
     return common.EXIT_MODEL if missing else common.EXIT_OK
+
+
+def usable_swappers(statuses: list) -> list[str]:
+    """Swapper files present whose converter (if their kind needs one) is present too."""
+    present = {s.name for s in statuses if s.state != "missing"}
+    out = []
+    for s in statuses:
+        spec = spec_for(s.name)
+        if s.name not in present or spec is None or spec.kind != "swapper" or not spec.swapper_kind:
+            continue
+        kind = swapper_kind(spec.swapper_kind)
+        if kind is not None and kind.source.converter and kind.source.converter not in present:
+            continue
+        out.append(s.name)
+    return out
 
 
 def _dir_flag(args: argparse.Namespace) -> str:
