@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from .analysis.analyser import Analyser
 from .analysis.detector import Detector, SCRFDDetector
 from .errors import ModelCorruptError, OptionsError
-from .models import sessions
+from .models import first_run, sessions
 from .models.registry import (
     ANALYSIS_PACK,
     CONVERTER,
@@ -90,6 +90,7 @@ class Engine:
         if store is None:
             store = ModelStore(resolve_models_dir(self.options.models_dir, host_default=host_models_dir))
         self.store = store
+        first_run.attach(store, self.options)  # a missing known model is fetched on first use unless offline
         self._detector_override = detector
         self.nsfw_detector = nsfw_detector  # None: nudenet's model (tests inject one)
         self._lock = threading.Lock()
@@ -102,6 +103,20 @@ class Engine:
             self.register_restorer(rname, restorer)
         for uname, upscaler in (upscalers or {}).items():
             self.register_upscaler(uname, upscaler)
+        # A host with a Stable Diffusion model (the web-ui) sets this: enhance/inpaint.py.
+        self.inpainter: Any = None
+        # Dataset captioners a host offers by name ("blip", "deepbooru"): batch/captions.py.
+        self.captioners: dict[str, Any] = {}
+
+    def with_options(self, **changes: Any) -> "Engine":
+        """This engine with some options changed (a batch's per-worker thread count): the
+        store, registered models and host hooks are shared; sessions follow the new options."""
+        import copy
+
+        other = copy.copy(self)
+        other.options = self.options.replace(**changes)
+        other._lock, other._analyser, other._providers = threading.Lock(), None, None
+        return other
 
     @property
     def providers(self) -> list[str]:

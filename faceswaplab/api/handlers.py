@@ -34,6 +34,9 @@ class ApiContext:
     checkpoints_dir: Callable[[], Optional[Path]] = lambda: None
     resolve_checkpoint: Optional[Callable[[str], str]] = None
     list_checkpoints: Optional[Callable[[], list[dict[str, Any]]]] = None
+    # Set by hosts whose engine may download (the web-ui): a request never makes the server
+    # reach the internet; the missing-model message ends with this reason.
+    no_downloads: Optional[str] = None
 
 
 def _resolver(ctx: ApiContext) -> Callable[[str], str]:

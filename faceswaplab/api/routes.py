@@ -40,6 +40,11 @@ def _guard(fn: Callable[..., Any], *args: Any) -> Any:
 
     ctx = args[-1]
     try:
+        if ctx.no_downloads:
+            from ..models.first_run import no_downloads
+
+            with no_downloads(ctx.no_downloads):
+                return fn(*args)
         return fn(*args)
     except FaceSwapLabError as e:
         shown = guard.scrub(e.message, _roots(ctx))

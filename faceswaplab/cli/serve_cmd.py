@@ -14,9 +14,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BadInputError, OptionsError
 from . import common
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7870
@@ -56,9 +60,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--allow-no-auth", action="store_true", help="listen on a non-loopback address without auth (not recommended)"
     )
+    g.add_argument(
+        "--allow-download", action="store_true",
+        help="let a request fetch a missing model file on first use (by default the server never reaches the "
+        "internet because of a request: fetch models beforehand with `faceswaplab models download`)",
+    )  # fmt: skip
     common.add_engine_args(p)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=run)
+
+
+# Why a request gets 503 for a missing model instead of a download (the missing-model message ends with it).
+NO_DOWNLOAD_REASON = "the API server does not download on a request; fetch it as said, or start serve with --allow-download"
+
+
+def engine_for(args: argparse.Namespace) -> "Engine":
+    """The server's one engine. A request must not make the server reach the internet, so it is
+    offline unless the operator started it with --allow-download (and not --offline)."""
+    from ..engine import Engine
+    from ..models.first_run import Fetcher
+
+    engine = Engine(common.engine_options(args))
+    if not args.allow_download:
+        engine.store.fetcher = Fetcher(offline=True, reason=NO_DOWNLOAD_REASON)
+    return engine
 
 
 def is_loopback(host: str) -> bool:
@@ -113,9 +138,8 @@ def run(args: argparse.Namespace) -> int:
     from ..api.handlers import ApiContext
     from ..api.server import build_app
     from ..checkpoints.library import checkpoint_folder
-    from ..engine import Engine
 
-    engine = Engine(common.engine_options(args))
+    engine = engine_for(args)
     faces = Path(engine.options.faces_dir) if engine.options.faces_dir else checkpoint_folder(engine.store)
     ctx = ApiContext(engine=lambda: engine, checkpoints_dir=lambda: faces)
     app = build_app(ctx, credentials=creds, max_request_mb=args.max_request_mb, max_concurrent=concurrent, max_queue=queue)
@@ -123,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"FaceSwapLab API on http://{shown}:{args.port}/faceswaplab/v1 (docs: /docs); "
         f"{'auth on' if creds else 'no auth'}, {concurrent} at a time, {queue} waiting, "
-        f"bodies up to {args.max_request_mb:g} MB",
+        f"bodies up to {args.max_request_mb:g} MB; "
+        f"{'missing models are downloaded on first use' if args.allow_download else 'no model downloads'}",
         file=sys.stderr,
         flush=True,
     )

@@ -30,6 +30,7 @@ from .registry import ArchiveSpec, ModelSpec
 from .store import CORRUPT, MISSING, ModelStore
 
 _CHUNK = 1 << 20
+BarFactory = Callable[["int | None", str], Any]  # progress=True (tqdm), False, or (total, label) -> .update(n)/.close()
 _USER_AGENT = f"FaceSwapLab/{__version__} (+models download)"
 
 DOWNLOADED = "downloaded"
@@ -79,7 +80,9 @@ def _content_length(resp: Any) -> int | None:
     return n if n is not None and n >= 0 else None
 
 
-def _progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
+def _progress_bar(total: int | None, desc: str, enabled: bool | BarFactory) -> Any:
+    if callable(enabled):  # the caller draws it (first_run: gr.Progress, a job state, tqdm)
+        return enabled(total, desc)
     if not enabled:
         return None
     try:
@@ -114,7 +117,7 @@ def download_file(
     *,
     sha256: str | None = None,
     size: int | None = None,
-    progress: bool = True,
+    progress: bool | BarFactory = True,
     timeout: float = 60,
     opener: Any = None,
     desc: str | None = None,
@@ -258,7 +261,7 @@ def extract_member(zf: zipfile.ZipFile, spec: ModelSpec, dest: Path) -> str:
 
 
 def _download_archive(
-    store: ModelStore, archive: ArchiveSpec, specs: Sequence[ModelSpec], *, progress: bool, timeout: float, opener: Any
+    store: ModelStore, archive: ArchiveSpec, specs: Sequence[ModelSpec], *, progress: Any, timeout: float, opener: Any
 ) -> dict[str, DownloadResult]:
     """Fetch the zip once into the models dir, extract the wanted members, delete the zip."""
     folder = store.models_dir / archive.folder
@@ -317,7 +320,7 @@ def download_missing(
     store: ModelStore,
     names: Iterable[str] | None = None,
     *,
-    progress: bool = True,
+    progress: bool | BarFactory = True,
     timeout: float = 60,
     opener: Any = None,
     log: Callable[[str], None] | None = None,
@@ -372,7 +375,7 @@ def _archive(store: ModelStore, name: str | None) -> ArchiveSpec | None:
 
 
 def _download_one(
-    store: ModelStore, spec: ModelSpec, previous: DownloadResult | None, *, progress: bool, timeout: float, opener: Any
+    store: ModelStore, spec: ModelSpec, previous: DownloadResult | None, *, progress: Any, timeout: float, opener: Any
 ) -> DownloadResult:
     dest = store.path_for(spec.name)
     if not spec.url:

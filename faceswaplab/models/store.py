@@ -109,6 +109,9 @@ class ModelStore(ModelDir):
     ) -> None:
         super().__init__(models_dir, specs=specs, archives=archives, source=source)
         self._cache = cache_for(self.models_dir)
+        # first_run.Fetcher (the Engine attaches one): fetches a missing known file on first
+        # use. None: never touch the network (`models`, `doctor` and plain stores).
+        self.fetcher: Any = None
 
     def __repr__(self) -> str:
         return f"ModelStore({str(self.models_dir)!r})"
@@ -212,8 +215,16 @@ class ModelStore(ModelDir):
 
     def require(self, name: str | os.PathLike[str], kind: str | None = None) -> Path:
         """A usable path, or a ModelMissingError / ModelCorruptError that says what to do.
-        A custom file is used; the warning about it is logged once per path and hash."""
+        A custom file is used; the warning about it is logged once per path and hash. A missing
+        known file is fetched first when a fetcher is attached and not offline (first_run.py):
+        this is the one place every front end passes through, so each gets the same first run."""
         st = self.status(name, kind)
+        note = ""
+        if st.state == MISSING and self.fetcher is not None and self._fetchable(st):
+            if self.fetcher.fetch(self, self._spec_of(st)):  # raises DownloadError when the transfer fails
+                st = self.status(name, kind)
+            else:  # offline: nothing touched the network
+                note = self.fetcher.offline_note()
         if st.state == VERIFIED:
             return st.path
         if st.state == CUSTOM:
@@ -221,8 +232,14 @@ class ModelStore(ModelDir):
                 self._warn_custom_once(st)
             return st.path
         if st.state == MISSING:
-            raise ModelMissingError(self.missing_message(st))
+            raise ModelMissingError(self.missing_message(st) + note)
         raise ModelCorruptError(self.corrupt_message(st))
+
+    def _fetchable(self, st: ModelStatus) -> bool:
+        """A registry file with a download URL, asked for at its own place in the models dir
+        (a file the user named by another path is never fetched behind their back)."""
+        spec = self._spec_of(st)
+        return spec is not None and bool(spec.url) and st.path == self.path_for(spec.name)
 
     def _warn_custom_once(self, st: ModelStatus) -> None:
         key = (str(self.models_dir), None)  # once per models folder per process (custom packs hold many)

@@ -46,6 +46,10 @@ class EngineOptions:
                           group="engine", fronts=(SETTINGS,), kind=DROPDOWN, dynamic="swappers", restart=True,
                           flag="default-swapper",
                           metavar="FILE", help="the swapper a unit uses when it names none")
+    offline: bool = option(False, label="Offline: never download a missing model file (the error says what to fetch)",
+                           group="engine", fronts=_BOTH,
+                           help="never download a missing model file on first use (also FACESWAPLAB_OFFLINE=1); "
+                                "the error then names the file and the command that fetches it")
     faces_dir: str | None = option(None, label="Face checkpoints directory (empty: <models dir>/faces)", group="engine",
                                    fronts=(SETTINGS,), kind=TEXT, setting="checkpoints_dir",
                                    help="the folder of face checkpoints")
