@@ -100,6 +100,12 @@ def execution_providers() -> list[str]:
     return [short.get(n, n) for n in names]
 
 
+def sampler_names(engine: "Engine") -> list[str]:
+    """The host's Stable Diffusion samplers (inpainting); none outside the web-ui."""
+    inpainter = getattr(engine, "inpainter", None)
+    return list(inpainter.sampler_names()) if inpainter is not None else []
+
+
 def providers(engine: EngineSource) -> dict[str, Names]:
     """The dropdown providers the UI builders take, keyed by the options' `dynamic` names.
 
@@ -125,6 +131,7 @@ def providers(engine: EngineSource) -> dict[str, Names]:
         "parsers": of(parser_names),
         "occluders": of(occluder_names),
         "swappers": of(swapper_files),
+        "samplers": of(sampler_names),
         "providers": execution_providers,
     }
 

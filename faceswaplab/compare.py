@@ -82,7 +82,10 @@ def _compare_side(engine: "Engine", ref: Any, index: int, what: str) -> CompareS
         return CompareSide("checkpoint", ck.path.name if ck.path else ck.name, ck.identity.embedding)
     loaded = load_image(ref, what=what)
     label = loaded.source
-    safety.ensure_allowed(loaded.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector, what=f"{what} ({label})")
+    safety.ensure_allowed(
+        loaded.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector, what=f"{what} ({label})",
+        threads=engine.options.threads,
+    )
     _, faces = engine.analyse(loaded, what=what, attributes=False)
     face = pick_source_face(faces, index)
     if face is None or face.embedding is None:

@@ -94,3 +94,8 @@ class DownloadError(FaceSwapLabError):
 
     exit_code = 3
     http_status = 502
+
+
+class InpaintError(FaceSwapLabError):
+    """The host's Stable Diffusion pass failed for one face (no model loaded, interrupted,
+    out of memory). Caught per face: the face keeps what it had and the report says why."""

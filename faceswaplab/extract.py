@@ -90,7 +90,9 @@ def extract_faces(
     margin = _check_margin(margin)
     loaded = load_image(image, what="image")
     named = loaded.source if not loaded.source.startswith("<") else None  # not "<numpy array>"
-    safety.ensure_allowed(loaded.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector, what=named)
+    safety.ensure_allowed(
+        loaded.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector, what=named, threads=engine.options.threads
+    )
     _, faces = engine.analyse(loaded, what="image", attributes=False)
     rgb = loaded.rgb
     out: list[ExtractedFace] = []

@@ -17,12 +17,14 @@ import numpy as np
 from . import postprocess, safety
 from .analysis.face import Face, similarity
 from .analysis.selection import largest, select_faces
+from .enhance import inpaint
 from .engine import Engine, swapper_file
 from .errors import BadInputError, ModelMissingError, NoFaceError
 from .identity import Identity, blend, describe_missing, from_faces, pick_source_face
 from .imageio import LoadedImage, load_image
 from .options import PostOptions, UnitOptions
 from .report import SKIPPED, SWAPPED, FaceReport, SwapReport, UnitReport
+from .source_cache import SourceCache, content_key
 from .swap.face_swap import SwapOutcome, swap_face, unit_swapper_type
 from .swap.masks import preview as mask_preview_image
 
@@ -59,12 +61,23 @@ class SwapResult:
         return self.image.rgb
 
 
-def _analyse_source(engine: Engine, img: Any, what: str, need_gender: bool) -> tuple[str, list[Face]]:
+def _analyse_source(
+    engine: Engine, img: Any, what: str, need_gender: bool, cache: SourceCache | None = None
+) -> tuple[str, list[Face]]:
+    key = content_key(img) if cache is not None else None
+    if cache is not None and key is not None:
+        for k in ((key, need_gender), (key, True)):  # an analysis with gender serves both
+            if k in cache.entries:
+                cache.hits += 1
+                return cache.entries[k]
+        cache.misses += 1
     loaded, faces = engine.analyse(img, what=what, attributes=need_gender)
+    if cache is not None and key is not None:
+        cache.entries[(key, need_gender)] = (loaded.source, faces)
     return loaded.source, faces
 
 
-def resolve_identity(engine: Engine, unit: UnitOptions) -> Identity:
+def resolve_identity(engine: Engine, unit: UnitOptions, cache: SourceCache | None = None) -> Identity:
     """The unit's source identity: its photos blended with its checkpoint, if any.
 
     Raises NoFaceError when no photo has a usable face and there is no checkpoint;
@@ -74,7 +87,7 @@ def resolve_identity(engine: Engine, unit: UnitOptions) -> Identity:
     found: list[tuple[str, Face]] = []
     skipped: list[str] = []
     for i, src in enumerate(unit.source_images):
-        name, faces = _analyse_source(engine, src, f"source image {i + 1}", need_gender)
+        name, faces = _analyse_source(engine, src, f"source image {i + 1}", need_gender, cache)
         name = _label(name, i)
         face = pick_source_face(faces, unit.source_face_index)
         if face is None:
@@ -142,8 +155,13 @@ def preflight(engine: Engine, units: Sequence[UnitOptions], post: PostOptions | 
         raise ModelMissingError(f"{len(missing)} model files are missing: " + " | ".join(missing))
 
 
-def prepare_units(engine: Engine, units: Sequence[UnitOptions]) -> list[PreparedUnit]:
-    """Resolve every enabled unit's identity and reference once (reused for many targets)."""
+def prepare_units(
+    engine: Engine, units: Sequence[UnitOptions], cache: SourceCache | None = None
+) -> list[PreparedUnit]:
+    """Resolve every enabled unit's identity and reference once (reused for many targets).
+    A photo several units use is analysed once (`cache`, a fresh one per call by default)."""
+    inpaint.check_units(engine.inpainter, units)  # outside the web-ui: one clear error first
+    cache = SourceCache() if cache is None else cache
     prepared: list[PreparedUnit] = []
     for unit in units:
         p = PreparedUnit(unit)
@@ -153,11 +171,11 @@ def prepare_units(engine: Engine, units: Sequence[UnitOptions]) -> list[Prepared
             p.status, p.error = "disabled", "no source configured"
         else:
             try:
-                p.identity = resolve_identity(engine, unit)
+                p.identity = resolve_identity(engine, unit, cache)
             except NoFaceError as e:
                 p.status, p.error = "no-source-face", e.message
             if p.identity is not None and unit.reference_image is not None:
-                _, ref_faces = _analyse_source(engine, unit.reference_image, "reference image", False)
+                _, ref_faces = _analyse_source(engine, unit.reference_image, "reference image", False, cache)
                 ref = largest(ref_faces)
                 if ref is None:
                     p.status, p.error = "no-reference-face", "no face in the reference image"
@@ -193,7 +211,9 @@ def swap_image(
     target = load_image(image, what="target image")
     report = SwapReport(warnings=list(target.warnings))
 
-    verdict = safety.check_image(target.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector)
+    verdict = safety.check_image(
+        target.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector, threads=engine.options.threads
+    )
     if verdict.blocked:
         report.blocked, report.block_reason = True, verdict.reason
         for i, p in enumerate(prepared):
@@ -201,7 +221,7 @@ def swap_image(
         return SwapResult(target, report, original=target)
 
     active = [p for p in prepared if p.status == "ok" and p.identity is not None]
-    need_gender = any(p.options.gender != "any" for p in active)
+    need_gender = any(p.options.gender != "any" for p in active) or inpaint.needs_gender([p.options for p in active])
     faces: list[Face] = []
     if active:
         _, faces = engine.analyse(target, attributes=need_gender, want=faces_wanted(p.options for p in active))
@@ -209,6 +229,8 @@ def swap_image(
 
     rgb = target.rgb.copy()
     previews: list[tuple[str, np.ndarray]] | None = [] if mask_preview else None
+    pending: list[tuple[FaceReport, np.ndarray, np.ndarray]] = []  # similarities measured at the end
+    models = _ImageModels(engine)
     for i, p in enumerate(prepared):
         ident = p.identity
         ur = UnitReport(unit=i, source=ident.label if ident else "", status=p.status, reason=p.error)
@@ -245,10 +267,11 @@ def swap_image(
             ur.faces.append(fr)
             if face is None or cand.reason is not None:
                 continue
-            outcome = _swap_one(engine, rgb, face, ident, opts, fr)
+            outcome = _swap_one(models, rgb, face, ident, opts, fr, pending)
             if previews is not None and outcome is not None and outcome.masks is not None:
                 previews.append((f"unit{i + 1}-face{cand.position}", mask_preview_image(outcome.target, outcome.masks)))
 
+    _measure_similarities(engine, rgb, pending)
     meta = target.meta
     used = sorted({u.swapper for u in report.units if u.swapped and u.swapper})
     if used:  # PNG text names the swapper(s) that made the faces (other formats carry no text)
@@ -264,21 +287,67 @@ def faces_wanted(units: Any) -> int:
     return max([1] + [max(u.faces) + 1 for u in units if u.faces]) if units else 1
 
 
-def _swap_one(engine: Engine, rgb: np.ndarray, face: Face, ident: Identity, opts: UnitOptions, fr: FaceReport) -> SwapOutcome | None:
+class _ImageModels:
+    """The engine's models for one image: each swapper is looked up once per image instead of
+    once per face (a look-up stats and resolves the file, ~1 ms); the rest is the engine's."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._swappers: dict[tuple[str | None, str | None], Any] = {}
+
+    def swapper(self, name: str | None = None, kind: str | None = None) -> Any:
+        key = (name, kind)
+        if key not in self._swappers:
+            self._swappers[key] = self._engine.swapper(name, kind)
+        return self._swappers[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def _swap_one(
+    engine: Any,
+    rgb: np.ndarray,
+    face: Face,
+    ident: Identity,
+    opts: UnitOptions,
+    fr: FaceReport,
+    pending: list[tuple[FaceReport, np.ndarray, np.ndarray]],
+) -> SwapOutcome | None:
+    """Swap one face. With min_similarity the swapped face is embedded at once (a face below
+    it is reverted before the next face is pasted, which may overlap it); otherwise its
+    similarity is only queued in `pending` (when reported at all) and every queued face of
+    the image is embedded in one recognition run by `_measure_similarities`."""
+    if opts.enhance.inpaint_when == "before":
+        fr.inpaint = inpaint.inpaint_face(engine, rgb, face, opts, fr.notes)
     outcome = swap_face(engine, rgb, face, ident, opts)
     if outcome.roi is None:
         fr.reason = "face lies outside the image"
         return None
     fr.notes.extend(outcome.notes)
-    x0, y0, x1, y1 = outcome.roi
-    sim = similarity(engine.analyser().embed(rgb, face.kps), ident.embedding)
-    fr.similarity = round(sim, 4)
-    if sim < opts.min_similarity:
-        rgb[y0:y1, x0:x1] = outcome.before
-        fr.reason = f"below similarity: {sim:.2f} < {opts.min_similarity:.2f} (reverted)"
-        return outcome
+    if opts.min_similarity > 0.0:
+        x0, y0, x1, y1 = outcome.roi
+        sim = similarity(engine.analyser().embed(rgb, face.kps), ident.embedding)
+        fr.similarity = round(sim, 4)
+        if sim < opts.min_similarity:
+            rgb[y0:y1, x0:x1] = outcome.before
+            fr.reason = f"below similarity: {sim:.2f} < {opts.min_similarity:.2f} (reverted)"
+            return outcome
+    elif opts.report_similarity:
+        pending.append((fr, face.kps, ident.embedding))
     fr.status, fr.reason = SWAPPED, None
+    if opts.enhance.inpaint_when == "after":  # after restoration: the face as it will be seen
+        fr.inpaint = inpaint.inpaint_face(engine, rgb, face, opts, fr.notes)
     return outcome
 
 
-__all__ = ["swap_image", "preflight", "prepare_units", "resolve_identity", "PreparedUnit", "SwapResult"]
+def _measure_similarities(engine: Engine, rgb: np.ndarray, pending: list[tuple[FaceReport, np.ndarray, np.ndarray]]) -> None:
+    """Each queued swapped face vs its source identity, measured on the finished image."""
+    if not pending:
+        return
+    embeddings = engine.analyser().embed_many(rgb, [kps for _, kps, _ in pending])
+    for (fr, _, source), emb in zip(pending, embeddings):
+        fr.similarity = round(similarity(emb, source), 4)
+
+
+__all__ = ["swap_image", "preflight", "prepare_units", "resolve_identity", "PreparedUnit", "SourceCache", "SwapResult"]

@@ -26,6 +26,7 @@ class FaceReport:
     similarity: float | None = None  # swapped face vs source identity
     reference_similarity: float | None = None
     notes: list[str] = field(default_factory=list)  # e.g. which restoration path ran
+    inpaint: dict[str, Any] | None = None  # the Stable Diffusion pass (when, denoise, steps, sampler, seed)
 
 
 @dataclass
@@ -104,6 +105,12 @@ class SwapReport:
                 bit += f" with {u.swapper}"
             if sims:
                 bit += f", similarity {', '.join(sims)}"
+            painted = [f.inpaint for f in u.faces if f.inpaint and "seed" in f.inpaint]
+            if painted:
+                bit += f", {len(painted)} inpainted {painted[0]['when']} the swap (denoise {painted[0]['denoise']:g})"
+            failed = [f.inpaint["error"] for f in u.faces if f.inpaint and "error" in f.inpaint]
+            if failed:
+                bit += f", inpainting failed: {failed[0]}"
             if u.reason:
                 bit += f", {u.reason}"
             skipped = [f.reason for f in u.faces if f.status == SKIPPED and f.reason]

@@ -262,3 +262,17 @@ def test_full_disk_in_a_folder_job_exits_6(files, models_dir, capfd, monkeypatch
                         "--models-dir", models_dir, "--no-progress", *extra], capfd)  # fmt: skip
     assert code == 6, err
     assert "could not write" in err and "No space left" in err and "internal error" not in err
+
+
+def test_face_index_lists_are_capped_in_the_cli_and_units_files(files, models_dir, capfd):
+    t0 = time.monotonic()
+    code, _, err = run(swap_args(files, models_dir, "--faces", ",".join(map(str, range(100000)))), capfd)
+    assert code == 2 and "at most 1000 indices, got 100000" in err
+    code, _, err = run(swap_args(files, models_dir, "--faces", "0,10000"), capfd)
+    assert code == 2 and "indices go from 0 to 9999, got 10000" in err
+    units = files["dir"] / "units.json"
+    units.write_text(json.dumps([{"source_images": [str(files["src"])], "faces": list(range(5000))}]))
+    code, _, err = run(["swap", "--units", units, "--target", files["tgt"], "--output", files["dir"] / "o.png",
+                        "--models-dir", models_dir], capfd)  # fmt: skip
+    assert code == 2 and "at most 1000 indices" in err
+    assert time.monotonic() - t0 < 30 and not (files["dir"] / "out.png").exists()

@@ -206,9 +206,9 @@ def test_three_units_one_analysis_and_sessions_built_once(models_dir, monkeypatc
     faces = [(40, 100, 120, fm.FEMALE, 1), (260, 100, 120, fm.FEMALE, 2), (470, 100, 120, fm.FEMALE, 3)]
     tgt = fm.make_face_image(size=(640, 360), faces=faces, seed=10)
     units = [UnitOptions(source_images=(src(),), faces=str(i)) for i in range(3)]
-    prepared = prepare_units(eng, units)  # three source analyses: one detector run each
+    prepared = prepare_units(eng, units)  # the same photo in three units: analysed once (content cache)
     det_after_prepare = counter.runs_of("det_10g")
-    assert det_after_prepare == 3
+    assert det_after_prepare == 1
     for _ in range(3):
         res = swap_image(tgt, prepared=prepared, engine=eng)
         assert res.report.swapped == 3

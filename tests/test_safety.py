@@ -15,7 +15,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:  # run from a bare checkout without an installed package
     sys.path.insert(0, str(_ROOT))
 
-from faceswaplab import safety  # noqa: E402
+from faceswaplab import safety, safety_nudenet  # noqa: E402
 from faceswaplab.errors import BlockedError, ImageError, ModelError, ModelMissingError, OptionsError  # noqa: E402
 from faceswaplab.options import NSFW_THRESHOLD_RANGE  # noqa: E402
 
@@ -389,10 +389,13 @@ def test_real_model_benign_photo_never_blocks(t1_rgb, fresh_cache):
 
 
 def test_real_model_array_input_matches_nudenet_on_the_file(t1_rgb, fresh_cache):
-    """Feeding our RGB array must give exactly what nudenet gives for the file (it reads BGR)."""
+    """Feeding our RGB array must give exactly what nudenet gives for the file (it reads BGR):
+    t1.jpg (1280 px) is not shrunk, and our vectorised post-processing equals nudenet's loop."""
     nudenet = pytest.importorskip("nudenet")
     path, rgb = t1_rgb
+    assert safety_nudenet.shrink_factor(*rgb.shape[:2]) == 1
     reference = nudenet.NudeDetector().detect(str(path))
+    assert len(reference) >= 5
     ours = safety.check_image(rgb).detections
     assert [(d.label, d.score, list(d.box)) for d in ours] == [
         (r["class"], r["score"], r["box"]) for r in reference
@@ -400,6 +403,78 @@ def test_real_model_array_input_matches_nudenet_on_the_file(t1_rgb, fresh_cache)
     # and the unconverted RGB array would not match: the conversion matters
     wrong = safety.get_detector().detect(rgb)
     assert [(r["class"], r["score"]) for r in wrong] != [(r["class"], r["score"]) for r in reference]
+
+
+def _shipped_photos():
+    insightface = pytest.importorskip("insightface")
+    cv2 = pytest.importorskip("cv2")
+    folder = Path(insightface.__file__).parent / "data" / "images"
+    photos = [(p.name, cv2.imread(str(p))) for p in sorted(folder.glob("*.jpg"))]
+    photos = [(n, np.ascontiguousarray(b[:, :, ::-1])) for n, b in photos if b is not None]
+    if not photos:
+        pytest.skip(f"no insightface sample photos in {folder}")
+    return photos
+
+
+def test_fast_path_equals_nudenet_detect_on_every_shipped_photo(fresh_cache):
+    """safety_nudenet.detect (blob from RGB, numpy post-processing + NMS) == nudenet's own
+    detect() on the BGR array, detection for detection, on real photos of several sizes."""
+    pytest.importorskip("nudenet")
+    cv2 = pytest.importorskip("cv2")
+    det = safety.get_detector()
+    compared = 0
+    for name, rgb in _shipped_photos():
+        for img in (rgb, cv2.resize(rgb, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)):
+            img = np.ascontiguousarray(img)
+            expected = det.detect(np.ascontiguousarray(img[:, :, ::-1]))
+            assert safety_nudenet.detect(det, img) == expected, name
+            compared += len(expected)
+    assert compared >= 8  # the photos really produced detections
+
+
+def test_large_images_are_shrunk_by_an_integer_factor_and_score_the_same(t1_rgb, fresh_cache):
+    """A 2560 / 4096 px photo is shrunk k x k (k = 2 / 4) before the letterbox; its detections
+    stay those of nudenet on the full image within 0.05 in score, with boxes in full-image
+    pixels."""
+    nudenet = pytest.importorskip("nudenet")
+    cv2 = pytest.importorskip("cv2")
+    _, rgb = t1_rgb
+    det = nudenet.NudeDetector()
+    for width, k in ((2560, 2), (4096, 4)):
+        big = cv2.resize(rgb, (width, round(rgb.shape[0] * width / rgb.shape[1])), interpolation=cv2.INTER_CUBIC)
+        assert safety_nudenet.shrink_factor(*big.shape[:2]) == k
+        small = safety_nudenet.shrink(big, k)
+        assert small.shape[:2] == (big.shape[0] // k, big.shape[1] // k)
+        full = [r for r in det.detect(np.ascontiguousarray(big[:, :, ::-1])) if r["score"] >= 0.3]
+        ours = safety.check_image(big).detections
+        assert len(full) >= 5
+        for r in full:
+            same = [d for d in ours if d.label == r["class"]]
+            assert same, (width, r)
+            x, y = r["box"][:2]
+            d = min(same, key=lambda d: abs(d.box[0] - x) + abs(d.box[1] - y))
+            assert abs(d.box[0] - x) <= 3 * k + 8 and abs(d.box[1] - y) <= 3 * k + 8, (width, r, d)
+            assert abs(d.score - r["score"]) <= 0.05, (width, r, d)
+
+
+def test_shrink_is_exact_block_mean():
+    arr = np.random.default_rng(3).integers(0, 256, size=(13, 10, 3), dtype=np.uint8)
+    out = safety_nudenet.shrink(arr, 3)
+    assert out.shape == (4, 3, 3)
+    blocks = arr[:12, :9].reshape(4, 3, 3, 3, 3).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(out.astype(np.float64) - blocks).max() <= 0.5 + 1e-9
+    assert safety_nudenet.shrink(arr, 1) is arr
+
+
+def test_engine_thread_setting_reaches_the_filter_session(t1_rgb, fresh_cache):
+    pytest.importorskip("nudenet")
+    _, rgb = t1_rgb
+    default = safety.check_image(rgb)
+    one = safety.get_detector(1)
+    assert one is safety.get_detector(1) and one is not safety.get_detector()
+    opts = one.onnx_session.get_session_options()
+    assert opts.intra_op_num_threads == 1
+    assert safety.check_image(rgb, threads=1).detections == default.detections
 
 
 def test_real_model_concurrent_threads_agree(t1_rgb, fresh_cache):

@@ -6,7 +6,7 @@ swap still runs the detector once.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -30,20 +30,28 @@ class Analyser:
         self.recognizer = recognizer
         self._genderage = genderage
 
-    def detect(self, bgr: np.ndarray, det_size: int, det_thresh: float, retry: bool, rotations: bool = False,
+    def detect(self, rgb: np.ndarray, det_size: int, det_thresh: float, retry: bool, rotations: bool = False,
                want: int = 1) -> list[Face]:  # fmt: skip
-        """Faces upright; with `rotations`, also those found on the image turned by quarter
-        turns while fewer than `want` are known (analysis/rotation.py)."""
-        faces = self._detect_upright(bgr, det_size, det_thresh, retry)
+        """Faces upright in the RGB image; with `rotations`, also those found on the image
+        turned by quarter turns while fewer than `want` are known (analysis/rotation.py)."""
+        faces = self._detect_upright(rgb, det_size, det_thresh, retry)
         if rotations and len(faces) < want:
-            faces = detect_turned(lambda img: self._detect_upright(img, det_size, det_thresh, retry), bgr, faces, want)
+            faces = detect_turned(lambda img: self._detect_upright(img, det_size, det_thresh, retry), rgb, faces, want)
         return faces
 
-    def _detect_upright(self, bgr: np.ndarray, det_size: int, det_thresh: float, retry: bool) -> list[Face]:
-        boxes, kpss = self.detector.detect(bgr, det_size, det_thresh)
+    def _run_detector(self, rgb: np.ndarray, det_size: int, det_thresh: float) -> tuple[np.ndarray, np.ndarray]:
+        """The detector on an RGB image: one that can shrinks it first and converts only the
+        detector-sized copy to BGR (detector.py `detect_rgb`); others get a BGR copy."""
+        fast = getattr(self.detector, "detect_rgb", None)
+        if fast is not None:
+            return fast(rgb, det_size, det_thresh)
+        return self.detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), det_size, det_thresh)
+
+    def _detect_upright(self, rgb: np.ndarray, det_size: int, det_thresh: float, retry: bool) -> list[Face]:
+        boxes, kpss = self._run_detector(rgb, det_size, det_thresh)
         if len(boxes) == 0 and retry and det_size > RETRY_DET_SIZE:
             # Faces that fill the frame are often missed at 640: try again smaller.
-            boxes, kpss = self.detector.detect(bgr, RETRY_DET_SIZE, det_thresh)
+            boxes, kpss = self._run_detector(rgb, RETRY_DET_SIZE, det_thresh)
         faces = []
         for i, (box, kps) in enumerate(zip(boxes, kpss)):
             faces.append(
@@ -65,11 +73,24 @@ class Analyser:
 
         Only the 112 px crop is converted to BGR (insightface's convention), never the image.
         """
+        return self.embed_raw_many(rgb, [kps])[0]
+
+    def embed_raw_many(self, rgb: np.ndarray, kpss: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Raw embeddings of several faces of one image in ONE recognition run (the model
+        takes N on its batch axis): one session call instead of one per face."""
+        if len(kpss) == 0:
+            return []
         size = int(self.recognizer.input_size[0])
-        m = geometry.align_matrix(kps, size)
-        crop = cv2.warpAffine(rgb, m, (size, size), borderValue=0.0)
-        feat = self.recognizer.get_feat(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-        return np.asarray(feat, np.float32).reshape(-1)
+        crops = []
+        for kps in kpss:
+            m = geometry.align_matrix(kps, size)
+            crops.append(cv2.cvtColor(cv2.warpAffine(rgb, m, (size, size), borderValue=0.0), cv2.COLOR_RGB2BGR))
+        feats = np.asarray(self.recognizer.get_feat(crops), np.float32).reshape(len(crops), -1)
+        return list(feats)
+
+    def embed_many(self, rgb: np.ndarray, kpss: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Normalised embeddings of several faces of one image, one recognition run."""
+        return [normalize(f) for f in self.embed_raw_many(rgb, kpss)]
 
     def add_attributes(self, bgr: np.ndarray, faces: list[Face]) -> None:
         if self._genderage is None:
@@ -96,12 +117,10 @@ class Analyser:
         rotations: bool = False,
         want: int = 1,
     ) -> list[Face]:
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        faces = self.detect(bgr, det_size, det_thresh, retry, rotations=rotations, want=want)
-        for face in faces:
-            raw = self.embed_raw(rgb, face.kps)
+        faces = self.detect(rgb, det_size, det_thresh, retry, rotations=rotations, want=want)
+        for face, raw in zip(faces, self.embed_raw_many(rgb, [f.kps for f in faces])):
             face.embedding = normalize(raw)
             face.raw_norm = float(np.linalg.norm(raw))
-        if attributes and faces:
-            self.add_attributes(bgr, faces)
+        if attributes and faces:  # genderage crops the image itself: only then a full BGR copy
+            self.add_attributes(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), faces)
         return faces

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 # SCRFD is prepared once with this floor and our threshold is applied to its output: NMS
@@ -45,3 +46,29 @@ class SCRFDDetector:
             raise RuntimeError("the detector returned no keypoints; a 5-keypoint SCRFD model (det_10g.onnx) is needed")
         keep = det[:, 4] >= float(det_thresh)
         return np.asarray(det[keep], np.float32), np.asarray(kpss[keep], np.float32)
+
+    def detect_rgb(self, rgb: np.ndarray, det_size: int, det_thresh: float) -> tuple[np.ndarray, np.ndarray]:
+        """`detect` on an RGB image without converting it whole: an image larger than the
+        detector's input is shrunk exactly as insightface's SCRFD does (cv2.resize into the
+        top-left of a black det_size square), only that square is converted to BGR, and the
+        boxes and keypoints are scaled back. A 2048 px photo: one 640 px conversion instead
+        of a 12 MB one. Smaller images take `detect` unchanged."""
+        h, w = rgb.shape[:2]
+        size = int(det_size)
+        if max(h, w) <= size or min(h, w) * size < max(h, w):
+            return self.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), size, det_thresh)
+        if h > w:  # insightface's SCRFD sizes, to the pixel
+            new_h = size
+            new_w = int(new_h / (float(h) / w))
+        else:
+            new_w = size
+            new_h = int(new_w * (float(h) / w))
+        det_scale = float(new_h) / h
+        square = np.zeros((size, size, 3), np.uint8)
+        square[:new_h, :new_w] = cv2.resize(rgb, (new_w, new_h))
+        boxes, kpss = self.detect(cv2.cvtColor(square, cv2.COLOR_RGB2BGR), size, det_thresh)
+        if len(boxes) == 0:
+            return boxes, kpss
+        boxes = boxes.copy()
+        boxes[:, :4] /= det_scale
+        return boxes, (kpss / det_scale).astype(np.float32)

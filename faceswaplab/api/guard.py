@@ -42,8 +42,7 @@ POST_MODEL_FIELDS: dict[str, str] = {"restorer": "unit_restorers", "upscaler": "
 # the registry kind whose known file names count as "registered" for each list
 _REGISTRY_KIND = {"unit_restorers": "restorer", "parsers": "parser", "occluders": "occluder", "swappers": "swapper"}
 
-MAX_INDICES = 1000  # entries of an index list ("faces")
-MAX_INDEX = 10000  # indices are below this (no photo has ten thousand faces)
+from ..options.meta import MAX_INDEX, MAX_INDICES  # noqa: E402  (the caps are the options')
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

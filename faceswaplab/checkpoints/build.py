@@ -74,7 +74,9 @@ def _allowed_photo(engine: "Engine", img: Any, i: int, name: str) -> LoadedImage
     """The photo decoded and passed through the content filter; one blocked photo refuses the
     whole build (BlockedError naming it), as a blocked target refuses a swap."""
     loaded = load_image(img, what=f"photo {i + 1}")
-    safety.ensure_allowed(loaded.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector, what=name)
+    safety.ensure_allowed(
+        loaded.rgb, engine.options.nsfw_threshold, detector=engine.nsfw_detector, what=name, threads=engine.options.threads
+    )
     return loaded
 
 

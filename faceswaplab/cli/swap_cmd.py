@@ -9,8 +9,9 @@ import sys
 from ..engine import Engine
 from ..errors import BadInputError, BlockedError, NoFaceError
 from ..imageio import save_image
+from ..options.job import OutputOptions
 from ..pipeline import preflight, swap_image
-from . import common
+from . import common, flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     common.add_unit_args(p)
     common.add_post_args(p)
     common.add_engine_args(p)
+    flags.add_flags(p, OutputOptions, "output")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (and nothing else there)")
     common.add_quiet_arg(p)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -73,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     elif report.swapped == 0:
         failure = NoFaceError(report.nothing_swapped_reason() + "; no output written")
     else:
-        save_image(args.output, result.image.rgb, alpha=result.image.alpha, meta=result.image.meta)
+        save_image(args.output, result.image.rgb, alpha=result.image.alpha, meta=result.image.meta,
+                   png_compression=flags.options_from_args(OutputOptions, args).png_compression)
     if args.json:
         data = {"output": None if failure else args.output, **report.to_dict(), "warnings": warnings}
         if failure is not None:

@@ -90,3 +90,22 @@ def check_restorer(name: str, obj: Any) -> None:
 def check_upscaler(name: str, obj: Any) -> None:
     if not callable(getattr(obj, "upscale", None)) and getattr(obj, "interpolation", None) is None:
         raise TypeError(f"upscaler {name!r} must have upscale(image, scale) or an `interpolation` flag")
+
+
+@runtime_checkable
+class Inpainter(Protocol):
+    """Re-diffuses one FFHQ-aligned face with a host's Stable Diffusion model (the web-ui's
+    img2img). The core cuts the face out, builds the soft mask and pastes the result back;
+    the host only runs its sampler, so no host code ever sees the whole image."""
+
+    name: str
+
+    def sampler_names(self) -> list[str]:
+        """The sampler names `request.sampler` may take (the host's list)."""
+        ...
+
+    def inpaint(self, face: np.ndarray, mask: np.ndarray, request: Any) -> Any:
+        """`face`: S x S x 3 RGB uint8, `mask`: S x S float 0..1 (1: re-diffuse), `request`:
+        an `enhance.inpaint.InpaintRequest` with a concrete seed. Returns an
+        `enhance.inpaint.InpaintResult` (the S x S RGB face, the sampler that ran)."""
+        ...

@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image
 
 from ..durable import atomic_write
-from ..errors import BadInputError, FaceSwapLabError, ImageError, WriteError
+from ..errors import BadInputError, FaceSwapLabError, ImageError, OptionsError, WriteError
+from ..options.job import DEFAULT_PNG_COMPRESSION
 from .colour import arrays_from_numpy
 from .metadata import ImageMeta, encode_params
 from .validate import PathLike
@@ -78,6 +79,12 @@ def _format_for(ext_or_fmt: str, what: str) -> str:
     return fmt
 
 
+def _png_level(level: Any) -> int:
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= int(level) <= 9:
+        raise OptionsError(f"png_compression must be a whole number from 0 to 9, got {level!r}")
+    return int(level)
+
+
 def _prepare(
     rgb: np.ndarray,
     alpha: np.ndarray | None,
@@ -85,11 +92,16 @@ def _prepare(
     meta: ImageMeta | None,
     mark_edited: bool,
     quality: int,
+    png_compression: int = DEFAULT_PNG_COMPRESSION,
 ) -> tuple[Image.Image, dict[str, Any]]:
+    level = _png_level(png_compression)
     img = to_pil(rgb, alpha)
     if img.mode == "RGBA" and fmt not in _ALPHA_FORMATS:
         img = img.convert("RGB")  # JPEG/BMP: no alpha
-    return img, encode_params(fmt, meta, mark_edited=mark_edited, quality=quality)
+    params = encode_params(fmt, meta, mark_edited=mark_edited, quality=quality)
+    if fmt == "PNG":
+        params["compress_level"] = level  # text chunks, EXIF and ICC are unaffected
+    return img, params
 
 
 def _write_error(path: Path, exc: BaseException) -> FaceSwapLabError:
@@ -113,6 +125,7 @@ def save_image(
     meta: ImageMeta | None = None,
     mark_edited: bool = True,
     quality: int = 95,
+    png_compression: int = DEFAULT_PNG_COMPRESSION,
 ) -> Path:
     """Write an image atomically, in the format given by the extension of `path`.
 
@@ -121,7 +134,7 @@ def save_image(
     JPEG/BMP. With `mark_edited`, the file says it was edited by FaceSwapLab: a PNG
     ``faceswaplab`` text chunk, and EXIF Software = "FaceSwapLab <version>" in every format
     with EXIF (other EXIF tags kept). `quality` (1..100) applies to JPEG and WebP (100 =
-    lossless WebP).
+    lossless WebP); `png_compression` (0..9, default 1: fast) to PNG.
 
     The write is atomic (`durable.atomic_write`): a crash or a full disk never leaves a
     half-written image, and an existing file is only replaced by a complete one, keeping its
@@ -130,7 +143,7 @@ def save_image(
     """
     path = Path(path)
     fmt = _format_for(path.suffix, f"output '{path}'")
-    img, params = _prepare(rgb, alpha, fmt, meta, mark_edited, quality)
+    img, params = _prepare(rgb, alpha, fmt, meta, mark_edited, quality, png_compression)
     try:
         if path.is_dir():
             raise BadInputError(f"output '{path}' is a folder; give the path of an image file to write")
@@ -150,11 +163,12 @@ def encode_image_base64(
     *,
     mark_edited: bool = True,
     quality: int = 95,
+    png_compression: int = DEFAULT_PNG_COMPRESSION,
 ) -> str:
     """Encode for an HTTP API: plain base64 (no ``data:`` prefix) of a PNG/JPEG/WebP/... file,
     with the same metadata handling as `save_image`."""
     pil_fmt = _format_for(fmt, "encode_image_base64")
-    img, params = _prepare(rgb, alpha, pil_fmt, meta, mark_edited, quality)
+    img, params = _prepare(rgb, alpha, pil_fmt, meta, mark_edited, quality, png_compression)
     buf = io.BytesIO()
     try:
         img.save(buf, format=pil_fmt, **params)

@@ -90,13 +90,29 @@ def resolve_providers(requested: Sequence[str]) -> list[str]:
     return out
 
 
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def session_options(threads: int) -> Any:
+    """Session options for `threads` intra-op threads (0: ONNX Runtime's default, every core).
+
+    A session limited to fewer threads than the machine has cores shares them with other
+    work (batch workers each get cores / workers threads): its pool then does not spin
+    between runs ("session.intra_op.allow_spinning" = "0"), which would burn the cores the
+    other workers are computing on. The setting follows from `threads`, which is part of
+    the cache key, so one key always means one configuration."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     if threads > 0:
         so.intra_op_num_threads = int(threads)
         so.inter_op_num_threads = 1
+        if threads < _cores():
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.log_severity_level = 3  # errors only: provider chatter goes through our warnings
     return so
 

@@ -44,7 +44,7 @@ CLI, API, UI, SETTINGS = "cli", "api", "ui", "settings"
 FRONTS = (CLI, API, UI, SETTINGS)
 DEFAULT_FRONTS = (CLI, API, UI)
 
-GROUPS = ("source", "target", "quality", "advanced", "post", "job", "engine", "run", "output", "dataset", "filter")
+GROUPS = ("source", "target", "quality", "advanced", "post", "job", "engine", "run", "output", "dataset", "filter", "inpaint")
 
 class _Unset:
     """No value given (dataclasses.MISSING cannot be a dataclass field's default)."""
@@ -195,8 +195,11 @@ def options_of(cls: type, front: str | None = None) -> tuple[Option, ...]:
 # --------------------------------------------------------------------------- face indices
 
 
+MAX_INDICES, MAX_INDEX = 1000, 10000  # caps of "faces" lists in every front end: no input costs minutes
+
+
 def parse_faces(value: Any) -> tuple[int, ...] | None:
-    """`"all"` -> None (every face); `"0,2"`, `[0, 2]` or `1` -> a tuple of indices."""
+    """`"all"` -> None (every face); `"0,2"`, `[0, 2]` or `1` -> a tuple of capped indices."""
     if value is None:
         return (0,)
     if isinstance(value, str):
@@ -212,7 +215,9 @@ def parse_faces(value: Any) -> tuple[int, ...] | None:
         parts = [str(p) for p in value]
     else:
         raise OptionsError(f"faces must be 'all' or a list of face indices like '0,2', got {value!r}")
-    out: list[int] = []
+    if len(parts) > MAX_INDICES:
+        raise OptionsError(f"faces: at most {MAX_INDICES} indices, got {len(parts)}")
+    out: dict[int, None] = {}
     for p in parts:
         try:
             i = int(p)
@@ -220,8 +225,9 @@ def parse_faces(value: Any) -> tuple[int, ...] | None:
             raise OptionsError(f"faces: {p!r} is not a face index (use 'all' or numbers like '0,2')") from None
         if i < 0:
             raise OptionsError(f"faces: indices start at 0, got {i}")
-        if i not in out:
-            out.append(i)
+        if i >= MAX_INDEX:
+            raise OptionsError(f"faces: indices go from 0 to {MAX_INDEX - 1}, got {i}")
+        out[i] = None
     return tuple(out)
 
 

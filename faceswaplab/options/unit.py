@@ -37,9 +37,11 @@ GENDERS = ("any", "female", "male", "same")
 MASK_REGION_NAMES = ("skin", "brows", "eyes", "glasses", "nose", "mouth", "lips", "ears", "hair")
 BOOST_FACTORS = (1, 2, 4)
 SWAPPER_TYPES = ("auto",) + SWAPPER_FAMILIES
+INPAINT_WHEN = ("off", "before", "after")  # re-diffuse the face before or after the swap (web-ui only)
 AREA_NAMES = ("upper-face", "lower-face", "mouth")  # landmark areas (enhance/occlusion.py holds their points)
 _WITH_SETTINGS = DEFAULT_FRONTS + (SETTINGS,)
 _UNIT = 0.0, 1.0, 0.01  # a 0..1 slider: minimum, maximum, step
+_HOST = (API, UI)  # inpainting runs the web-ui's Stable Diffusion model: no CLI flags
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,27 @@ class EnhanceOptions:
     sharpen: float = option(0.0, label="Sharpen", group="quality", fronts=_WITH_SETTINGS,
                             minimum=_UNIT[0], maximum=_UNIT[1], step=_UNIT[2], metavar="X",
                             help="unsharp mask of about one image pixel (strength)")
+    inpaint_when: str = option("off", label="Inpaint the face with Stable Diffusion", group="inpaint", kind=RADIO,
+                               choices=INPAINT_WHEN, fronts=_HOST,
+                               help="re-diffuse each swapped face with the web-ui's loaded model so skin, light and "
+                                    "grain match the picture: off, before the swap or after it (web-ui only)")
+    inpaint_denoise: float = option(0.25, label="Inpainting denoising strength", group="inpaint", fronts=_HOST,
+                                    minimum=_UNIT[0], maximum=_UNIT[1], step=_UNIT[2], metavar="X",
+                                    help="how much Stable Diffusion may change the face (0.2-0.35 keeps the identity)")
+    inpaint_prompt: str = option("a photo of a face", label="Inpainting prompt", group="inpaint", fronts=_HOST,
+                                 help="the prompt for each face; [gender] becomes woman or man (the attribute model runs)")
+    inpaint_negative: str = option("", label="Inpainting negative prompt", group="inpaint", fronts=_HOST,
+                                   help="the negative prompt for each face")
+    inpaint_steps: int = option(20, label="Inpainting steps", group="inpaint", fronts=_HOST, minimum=1, maximum=150,
+                                step=1, help="sampling steps of the face's img2img pass")
+    inpaint_sampler: str | None = option(None, label="Inpainting sampler (empty: the job's)", group="inpaint",
+                                         fronts=_HOST, dynamic="samplers", metavar="NAME",
+                                         help="one of the web-ui's sampler names; empty: the generation's own sampler")
+    inpaint_seed: int = option(-1, label="Inpainting seed (-1: random)", group="inpaint", fronts=_HOST, minimum=-1,
+                               step=1, help="seed of each face's pass; -1 draws one, which the report and infotext record")
+    inpaint_size: int = option(512, label="Inpainting size (px)", group="inpaint", fronts=_HOST, minimum=256,
+                               maximum=1024, step=64,
+                               help="the side of the FFHQ-aligned face Stable Diffusion works on")
     # fmt: on
 
     def __post_init__(self) -> None:
@@ -90,6 +113,10 @@ class EnhanceOptions:
     @property
     def active(self) -> bool:
         return self != EnhanceOptions()
+
+    @property
+    def inpaints(self) -> bool:
+        return self.inpaint_when != "off"
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,11 @@ class UnitOptions:
     min_similarity: float = option(0.0, label="Minimum similarity (revert and report below)", group="target",
                                    minimum=_UNIT[0], maximum=_UNIT[1], step=_UNIT[2], metavar="X",
                                    help="revert swapped faces less similar than this to the source")
+    report_similarity: bool = option(True, label="Report each swapped face's similarity to the source",
+                                     group="target", flag="no-similarity",
+                                     help="do not measure the swapped faces' similarity to the source (saves one "
+                                          "recognition run per image; the report shows none unless min_similarity "
+                                          "needs it)")
     min_face_size: int = option(16, label="Minimum face size (px)", group="advanced", minimum=0, step=1, metavar="PX",
                                 help="skip target faces whose box is smaller than this (shorter side, px)")
     mask_erosion: float = option(0.1, label="Mask erosion", group="advanced", minimum=0.0, maximum=0.5, step=0.01,
@@ -202,6 +234,10 @@ class UnitOptions:
         return out
 
 
+# The fields only a host with a Stable Diffusion model can honour (the app hides them).
+INPAINT_FIELDS = tuple(f.name for f in dataclasses.fields(EnhanceOptions) if f.name.startswith("inpaint_"))
+
+
 def _describe(img: Any) -> str:
     if isinstance(img, str):
         return img
@@ -211,4 +247,4 @@ def _describe(img: Any) -> str:
     return f"<{type(img).__name__} {shape}>"
 
 
-__all__ = ["UnitOptions", "EnhanceOptions", "SORT_ORDERS", "GENDERS", "MASK_REGION_NAMES", "BOOST_FACTORS"]
+__all__ = ["UnitOptions", "EnhanceOptions", "SORT_ORDERS", "GENDERS", "MASK_REGION_NAMES", "BOOST_FACTORS", "INPAINT_WHEN", "INPAINT_FIELDS"]

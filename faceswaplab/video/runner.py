@@ -106,7 +106,7 @@ class _Job:
             else:
                 new_face = False
             if ri % sample == 0 or new_face:
-                v = safety.check_image(fr.rgb, eng.options.nsfw_threshold, detector=eng.nsfw_detector)
+                v = safety.check_image(fr.rgb, eng.options.nsfw_threshold, detector=eng.nsfw_detector, threads=eng.options.threads)
                 checked += 1
                 if v.blocked:
                     raise BlockedError(f"frame {ri} ({fr.time:.2f} s) of {self.target}: {v.reason}; no output written")
