@@ -202,7 +202,7 @@ def test_cli_dataset(tmp_path, models_dir, source_path, capfd):
     save(fm.make_face_image((SIZE, SIZE), [(100, 100, 40, fm.MALE, 203)], seed=92), target / "small.png")
     out = tmp_path / "ds"
     code = main(["dataset", "--target-dir", str(target), "--output-dir", str(out), "--source", str(source_path),
-                 "--trigger", "sks", "--repeats", "7", "--caption", "{trigger} person", "--models-dir",
+                 "--trigger", "sks", "--repeats", "7", "--caption-template", "{trigger} person", "--models-dir",
                  str(models_dir), "--json", "--workers", "2"])  # fmt: skip
     captured = capfd.readouterr()
     assert code == 0, captured.err
@@ -219,7 +219,7 @@ def test_cli_dataset(tmp_path, models_dir, source_path, capfd):
         assert (out / "report" / name).is_file()
 
     assert main(["dataset", "--target-dir", str(target), "--output-dir", str(out), "--source", str(source_path),
-                 "--trigger", "sks", "--caption", "no trigger", "--models-dir", str(models_dir)]) == 2  # fmt: skip
+                 "--trigger", "sks", "--caption-template", "no trigger", "--models-dir", str(models_dir)]) == 2  # fmt: skip
     assert main(["dataset", "--target-dir", str(target), "--output-dir", str(out), "--trigger", "sks",
                  "--models-dir", str(models_dir)]) == 2  # fmt: skip
 

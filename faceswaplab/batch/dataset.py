@@ -5,7 +5,8 @@ it) read::
     OUTPUT/
       <repeats>_<trigger>/        only the kept images: trainers read every image here
         NAME.png                  the swapped photo (RGB PNG)
-        NAME.txt                  its caption, from the template ("{trigger}, a photo")
+        NAME.txt                  its caption: the template ("{trigger}, a photo"), then in
+                                  the web-ui optionally BLIP's caption or DeepBooru's tags
       report/                     outside the training folder
         summary.json              counts per outcome, the options, every input's outcome
         rejected.csv              name, status, reason, similarity of each rejected input
@@ -37,6 +38,7 @@ from ..imageio import save_image
 from ..options import PostOptions, UnitOptions
 from ..options.meta import CLI, NUMBER, STR, UI, option, validate
 from ..pipeline import SwapResult
+from .captions import CAPTION_MODES, Captions
 from .dataset_report import REPORT_DIR, write_report
 from .folder import RunOptions, check_post, finish_post
 from .inputs import InputFile, PathLike, unique_names
@@ -54,7 +56,7 @@ from .sheets import make_thumbnail
 
 THUMB_SIZE = 192
 DEFAULT_CAPTION = "{trigger}, a photo"
-CAPTION_FIELDS = ("trigger", "name")
+CAPTION_FIELDS = ("trigger", "name", "gender")
 _FRONTS = (CLI, UI)
 _BAD_TRIGGER_CHARS = set('<>:"/\\|?*')
 
@@ -99,9 +101,14 @@ class DatasetOptions(RunOptions):
     repeats: int = option(10, label="Repeats (folder <repeats>_<trigger>)", group="dataset", fronts=_FRONTS,
                           minimum=1, maximum=10000, step=1, kind=NUMBER, metavar="N",
                           help="kohya's repeats per epoch, the training folder's number prefix")
-    caption: str = option(DEFAULT_CAPTION, label="Caption template ({trigger}, {name})", group="dataset",
-                          fronts=_FRONTS, metavar="TEMPLATE",
-                          help="caption template with {trigger} (and optionally {name}, the image's name)")
+    caption: str = option("trigger", label="Captions", group="dataset", fronts=_FRONTS, choices=CAPTION_MODES,
+                          metavar="MODE",
+                          help="trigger: the template only; blip / deepbooru (web-ui only): the host's BLIP caption "
+                               "or DeepBooru tags; trigger+blip / trigger+deepbooru: the template, then those")
+    caption_template: str = option(DEFAULT_CAPTION, label="Caption template ({trigger}, {name}, {gender})",
+                                   group="dataset", fronts=_FRONTS, metavar="TEMPLATE",
+                                   help="caption template with {trigger}; optionally {name} (the image's name) and "
+                                        "{gender} (woman or man, from the attribute model)")
     min_similarity: float = option(0.0, label="Minimum similarity of the result to the identity", group="filter",
                                    fronts=_FRONTS, minimum=0.0, maximum=1.0, step=0.01, metavar="X",
                                    help="reject results whose swapped face is less similar than this to the identity "
@@ -122,17 +129,23 @@ class DatasetOptions(RunOptions):
 
     def __post_init__(self) -> None:
         if self.caption is None:
-            object.__setattr__(self, "caption", DEFAULT_CAPTION)
+            object.__setattr__(self, "caption", "trigger")
+        if self.caption_template is None:
+            object.__setattr__(self, "caption_template", DEFAULT_CAPTION)
+        if self.caption not in CAPTION_MODES:  # round 1's `caption` was the template: still accepted
+            object.__setattr__(self, "caption_template", self.caption)
+            object.__setattr__(self, "caption", "trigger")
         validate(self)
         object.__setattr__(self, "trigger", validate_trigger(self.trigger))
-        object.__setattr__(self, "caption", validate_caption(self.caption))
+        object.__setattr__(self, "caption_template", validate_caption(self.caption_template))
 
     @property
     def folder_name(self) -> str:
         return f"{self.repeats}_{self.trigger}"
 
-    def caption_for(self, name: str) -> str:
-        return self.caption.format(trigger=self.trigger, name=name)
+    def caption_for(self, name: str, gender: str = "person") -> str:
+        """The template's text (no host captioner)."""
+        return self.caption_template.format(trigger=self.trigger, name=name, gender=gender)
 
     def job_options(self) -> dict[str, Any]:
         d = asdict(self)
@@ -151,8 +164,11 @@ def _name_of(key: str) -> str:
 
 
 class _DatasetHandler:
-    def __init__(self, out: Path, inputs: list[InputFile], options: DatasetOptions, engine: Engine, post: PostOptions) -> None:
+    def __init__(
+        self, out: Path, inputs: list[InputFile], options: DatasetOptions, engine: Engine, post: PostOptions, captions: Captions
+    ) -> None:
         self.out = out
+        self.captions = captions
         self.options = options
         self.engine = engine
         self.post = post
@@ -203,8 +219,11 @@ class _DatasetHandler:
         name = self.names[inp.key]
         if outcome.status == STATUS_SWAPPED:
             save_image(self.out / paths["image"], img.rgb, meta=img.meta)
+            text, note = self.captions.text_for(name, img.rgb, result.report)
+            if note:
+                outcome.detail = {**(outcome.detail or {}), "caption_note": note}
             try:
-                atomic_write(self.out / paths["caption"], self.options.caption_for(name) + "\n")
+                atomic_write(self.out / paths["caption"], text + "\n")
             except OSError as e:  # disk full, read-only: the job stops with exit 6
                 raise write_error("a caption", self.out / self.options.folder_name, e) from None
             outcome.output = paths["image"]
@@ -243,18 +262,22 @@ def run_dataset(
     post = post or PostOptions()
     engine = engine or Engine()
     check_post(engine, post)
-    summary, manifest, inputs, handler = run_job(
-        targets,
-        output_dir,
-        [unit],
-        lambda out, inp: _DatasetHandler(out, inp, options, engine, post),
-        engine=engine,
-        recursive=options.recursive,
-        workers=options.workers,
-        redo=options.redo,
-        on_progress=on_progress,
-        should_stop=should_stop,
-    )
+    captions = Captions(engine, options.caption, options.caption_template, options.trigger)
+    try:
+        summary, manifest, inputs, handler = run_job(
+            targets,
+            output_dir,
+            [unit],
+            lambda out, inp: _DatasetHandler(out, inp, options, engine, post, captions),
+            engine=engine,
+            recursive=options.recursive,
+            workers=options.workers,
+            redo=options.redo,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
+    finally:
+        captions.close()  # the host's captioning model is freed with the job
     try:
         out = Path(summary.output_dir)
         summary.kind = "dataset"

@@ -59,6 +59,7 @@ def write_report(
             "faces_detected": r.faces_detected,
             "output": r.output,
             "files": r.files,
+            "caption_note": (r.detail or {}).get("caption_note"),
         }
 
     data = {
@@ -66,6 +67,7 @@ def write_report(
         "trigger": options.trigger,
         "repeats": options.repeats,
         "caption": options.caption,
+        "caption_template": options.caption_template,
         "filters": options.filters(),
         "options_hash": summary.options_hash,
         "inputs": len(inputs),
@@ -86,12 +88,16 @@ def write_report(
         w.writerow([names.get(r.input, ""), r.input, r.status, r.reason or "", _fmt(r.similarity), copy])
     atomic_write(report / "rejected.csv", buf.getvalue())
 
-    draw_histogram(
+    kept_sims = [r.similarity for r in kept if r.similarity is not None]
+    rejected_sims = [r.similarity for r in rejected if r.similarity is not None]
+    unplotted = len(kept) + len(rejected) - len(kept_sims) - len(rejected_sims)  # no face: no similarity
+    draw_histogram(  # the title counts what is plotted, as the legend does
         report / "similarity_histogram.png",
-        [r.similarity for r in kept if r.similarity is not None],
-        [r.similarity for r in rejected if r.similarity is not None],
+        kept_sims,
+        rejected_sims,
         threshold=options.min_similarity or None,
-        title=f"similarity of the swapped face to the identity ({len(kept)} kept, {len(rejected)} rejected)",
+        title=f"similarity of the swapped face to the identity ({len(kept_sims)} kept, {len(rejected_sims)} rejected"
+        + (f"; {unplotted} without a similarity not shown)" if unplotted else ")"),
     )
 
     def tile(r: Record) -> Tile:

@@ -35,6 +35,8 @@ def api_context() -> Any:
         engine=host.engine,
         checkpoints_dir=host.checkpoints_dir,
         resolve_checkpoint=host.resolve_checkpoint,
+        no_downloads="the web-ui's API does not download on a request; fetch it with "
+        "`python -m faceswaplab models download`, or use FaceSwapLab once in the web-ui's page",
     )
 
 
@@ -77,6 +79,24 @@ def warn_duplicates() -> list[Path]:
     return others
 
 
+def on_infotext_pasted(infotext: str, params: dict[str, Any]) -> None:
+    """Pasted FaceSwapLab settings whose model names this web-ui lacks are left out (see
+    job.pasted); the rest restore the accordion through the script's infotext_fields."""
+    from ..options import forms
+    from . import job as jobmod
+
+    providers = host.choice_providers()
+    dynamic = {c.name: c.meta.dynamic for c in forms.unit_controls() if c.meta.dynamic}
+    dynamic["checkpoint"] = dynamic.get("face")
+
+    def available(name: str) -> list[str] | None:
+        key = dynamic.get(name)
+        return providers[key]() if key in providers else None
+
+    for msg in jobmod.pasted(infotext, params, available):
+        print(f"[FaceSwapLab] pasted parameters: {msg}", flush=True)
+
+
 def register() -> None:
     """Called by scripts/faceswaplab.py at import (once per process)."""
     global _registered
@@ -85,6 +105,8 @@ def register() -> None:
     script_callbacks.on_ui_settings(on_ui_settings)
     script_callbacks.on_ui_tabs(on_ui_tabs)
     script_callbacks.on_app_started(on_app_started)
+    if hasattr(script_callbacks, "on_infotext_pasted"):
+        script_callbacks.on_infotext_pasted(on_infotext_pasted)
     if not _registered:
         warn_duplicates()
     _registered = True

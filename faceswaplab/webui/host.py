@@ -19,7 +19,8 @@ from ..engine import Engine
 from ..models.store import ModelStore, resolve_models_dir_with_source
 from ..options import EngineOptions, options_of
 from ..options.meta import SETTINGS
-from . import restorers
+from . import captioners, inpaint, restorers
+from .progress import download_progress as download_progress  # re-exported: first-use downloads
 from .progress import interrupt, interrupted, job, job_progress, outputs_dir
 from .progress import set_textinfo as set_textinfo  # re-exported: the accordion reports through host
 
@@ -164,8 +165,11 @@ def host_upscaler_names() -> list[str]:
 
 
 def register_host_services(eng: Engine) -> None:
-    """Offer the web-ui's restorers and upscalers to the core under `webui:<name>`."""
+    """Offer the web-ui's restorers and upscalers to the core under `webui:<name>`, and its
+    img2img as the engine's inpainter, its BLIP and DeepBooru as dataset captioners."""
     restorers.register(eng, host_face_restorers(), host_upscalers())
+    inpaint.register(eng)
+    captioners.register(eng)
 
 
 def unit_restorer_names() -> list[str]:

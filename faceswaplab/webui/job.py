@@ -146,12 +146,50 @@ def unit_infotext(units: Sequence[UnitOptions]) -> dict[str, Any]:
             out[f"{k} checkpoint"] = os.path.basename(str(u.face)).removesuffix(".safetensors")
         if u.source_images:
             out[f"{k} sources"] = len(u.source_images)
-        for name in INFOTEXT_FIELDS:
+        for name in INFOTEXT_FIELDS + LIST_INFOTEXT_FIELDS:
             if name in d and d[name] not in (None, (), [], ""):
                 v = d[name]
                 if isinstance(v, (list, tuple)):
                     v = ",".join(map(str, v))
                 out[f"{k} {name}"] = v
+    return out
+
+
+def pasted(infotext: str, params: dict[str, Any], available: Any) -> list[str]:
+    """on_infotext_pasted: a pasted model name this web-ui does not have (another machine's
+    checkpoint, a deleted swapper) is dropped, so its dropdown keeps a valid value instead of
+    an unknown name; returns one message per dropped value for the console."""
+    dropped = []
+    for key in list(params):
+        if not str(key).startswith(f"{INFO_PREFIX} U"):
+            continue
+        name = str(key).split(" ", 2)[-1]
+        listed = available(name)
+        value = params[key]
+        if not listed or value in (None, "", "None"):
+            continue  # not a model name, or nothing to compare with
+        stems = {_stem(x) for x in listed}
+        if _stem(str(value)) not in stems:
+            params.pop(key)
+            dropped.append(f"{key}: {value!r} is not available here; the setting was left as it was")
+    return dropped
+
+
+def report_infotext(report: SwapReport | None) -> dict[str, Any]:
+    """Per unit, what ran on the swapped faces (swapper, boost, masks, restorer, inpainting:
+    the faces' notes, once each) and the seeds its inpainting actually used (a -1 setting
+    draws them), so an image says how it was made and can be re-diffused the same way."""
+    out: dict[str, Any] = {}
+    for u in report.units if report is not None else []:
+        done = [f for f in u.faces if f.status == SWAPPED]
+        if not done:
+            continue
+        ran = [f"swapper {u.swapper}"] if u.swapper else []
+        ran += list(dict.fromkeys(n for f in done for n in f.notes))
+        out[f"{INFO_PREFIX} U{u.unit + 1} ran"] = "; ".join(ran)
+        seeds = [str(f.inpaint["seed"]) for f in done if f.inpaint and "seed" in f.inpaint]
+        if seeds:
+            out[f"{INFO_PREFIX} U{u.unit + 1} inpaint seeds"] = " ".join(seeds)
     return out
 
 
@@ -164,10 +202,26 @@ INFOTEXT_FIELDS = tuple(
 )
 
 
+def _stem(name: str) -> str:
+    import os
+
+    base = os.path.basename(name.replace("\\", "/")).lower()
+    for ext in (".onnx", ".safetensors", ".pth"):
+        base = base.removesuffix(ext)
+    return base
+
+
+# List-valued unit fields (mask regions, mask areas): written comma-separated, pasted back as
+# lists (script.ui maps them with a callable key).
+LIST_INFOTEXT_FIELDS = tuple(
+    c.name for c in forms.unit_controls() if c.meta.value == NAMES and c.meta.choices is not None
+)
+
+
 def infotext_key(unit_index: int, name: str) -> str:
     if name == "checkpoint":
         return f"{INFO_PREFIX} U{unit_index + 1} checkpoint"
     return f"{INFO_PREFIX} U{unit_index + 1} {name}"
 
 
-__all__ = ["Job", "parse_args", "prepare", "swap_pil", "describe", "unit_infotext", "INFOTEXT_FIELDS", "SWAPPED"]
+__all__ = ["Job", "parse_args", "prepare", "swap_pil", "describe", "unit_infotext", "report_infotext", "LIST_INFOTEXT_FIELDS", "pasted", "INFOTEXT_FIELDS", "SWAPPED"]

@@ -17,6 +17,7 @@ from ..options import JobOptions, PostOptions
 from ..options import forms
 from ..ui import components
 from . import host, job as jobmod
+from .progress import queue_lock_held
 from .script import console, unit_defaults
 
 POST_PREFIX = "post_"
@@ -53,7 +54,8 @@ class FaceSwapLabPostprocessing(scripts_postprocessing.ScriptPostprocessing):
         if not (unit.enabled and unit.has_source):
             return  # nothing configured: the image passes through untouched
         j = jobmod.Job([unit], post, JobOptions())
-        out, report = jobmod.swap_pil(j, pp.image)
+        with queue_lock_held():  # Extras runs under the host's queue lock (UI and API alike)
+            out, report = jobmod.swap_pil(j, pp.image)
         text = jobmod.describe(report)
         console(f"Extras: {text}")
         pp.info[host.TITLE] = text

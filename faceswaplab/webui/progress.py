@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -51,11 +52,35 @@ def _queue_lock() -> Any:
         return contextlib.nullcontext()
 
 
+_held = 0  # how many of our jobs run under the queue lock now (folder jobs, Extras)
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def queue_lock_held() -> Iterator[None]:
+    """Marks work that runs while the queue lock is held for it (by us or by the host, as in
+    Extras), so a step that needs the GPU (inpainting) knows not to wait for the lock: it is
+    a plain Lock, and waiting for it there would wait forever, also from a batch worker
+    thread of the job that holds it."""
+    global _held
+    with _held_guard:
+        _held += 1
+    try:
+        yield
+    finally:
+        with _held_guard:
+            _held -= 1
+
+
+def queue_lock_is_held() -> bool:
+    return _held > 0
+
+
 @contextlib.contextmanager
 def job(name: str) -> Iterator[None]:
     """A FaceSwapLab folder job as a web-ui job: it waits for the queue lock (never beside a
     generation), then shared.state.begin() (clears an old Interrupt) ... end()."""
-    with _queue_lock():
+    with _queue_lock(), queue_lock_held():
         st = state()
         if st is not None:
             st.begin(job=name)
@@ -85,3 +110,16 @@ def outputs_dir(kind: str) -> Path:
 
     root = getattr(paths, "data_path", None) or os.getcwd()
     return Path(os.path.abspath(root)) / "outputs" / "faceswaplab" / kind
+
+
+_announced: set[str] = set()
+
+
+def download_progress(ev: Any) -> None:
+    """A first-use model download (models/first_run.FetchProgress) in the web-ui: its line
+    once in the console, its progress in the job state (the page's progress text)."""
+    if ev.filename not in _announced:
+        _announced.add(ev.filename)
+        print(f"[FaceSwapLab] {ev.message}", flush=True)
+    pct = "" if ev.fraction is None else f" {ev.fraction:.0%}"
+    set_textinfo(f"FaceSwapLab: downloading {ev.filename}{pct}" + (" (done)" if ev.finished else ""))

@@ -17,9 +17,10 @@ from typing import Any
 from modules import scripts  # the host's; this file is only imported inside the web-ui
 
 from .. import __version__, choices
+from ..models import first_run
 from ..options import forms
 from ..ui import components
-from . import host, job as jobmod, settings
+from . import host, inpaint, job as jobmod, settings
 
 log = logging.getLogger("faceswaplab")
 
@@ -67,13 +68,16 @@ class FaceSwapLabScript(scripts.Script):
         )
         names = forms.unit_field_names()
         per = len(names)
-        fields: list[tuple[Any, str]] = []
+        fields: list[tuple[Any, Any]] = []
         for i in range(n):
             for j, name in enumerate(names):
+                key = jobmod.infotext_key(i, name)
                 if name in jobmod.INFOTEXT_FIELDS or name in ("enabled", "checkpoint"):
-                    fields.append((comps[i * per + j], jobmod.infotext_key(i, name)))
+                    fields.append((comps[i * per + j], key))
+                elif name in jobmod.LIST_INFOTEXT_FIELDS:  # "skin,nose" -> a checkbox group's list
+                    fields.append((comps[i * per + j], _list_value(key)))
         self.infotext_fields = fields
-        self.paste_field_names = [key for _, key in fields]
+        self.paste_field_names = [key for _, key in fields if isinstance(key, str)]
         return comps
 
     # -- per job --------------------------------------------------------------------------
@@ -95,7 +99,9 @@ class FaceSwapLabScript(scripts.Script):
         j = self._job(p, args)
         if not j.active:
             return
-        jobmod.prepare(j)
+        inpaint.begin_job(p)  # inpainting samples with this job's sampler, on this thread
+        with first_run.progress_to(host.download_progress):  # first use: models fetched here
+            jobmod.prepare(j)
         if j.error:
             console(f"not run: {j.error}")
             _comment(p, f"FaceSwapLab: {j.error}")
@@ -114,6 +120,7 @@ class FaceSwapLabScript(scripts.Script):
                 text = jobmod.describe(report)
                 console(f"source image {k + 1}: {text}")
                 p.extra_generation_params[f"{jobmod.INFO_PREFIX} source"] = text
+                p.extra_generation_params.update(jobmod.report_infotext(report))
                 new.append(out)
             p.init_images = new
 
@@ -132,6 +139,7 @@ class FaceSwapLabScript(scripts.Script):
         j.results.append(text)
         console(f"image {n}: {text}")
         p.extra_generation_params[f"{jobmod.INFO_PREFIX} result"] = text
+        p.extra_generation_params.update(jobmod.report_infotext(report))
         if report is not None and report.swapped:
             j.swapped_any = True
             pp.image = out
@@ -141,6 +149,7 @@ class FaceSwapLabScript(scripts.Script):
             _comment(p, f"FaceSwapLab: nothing swapped in image {n}: {text}")
 
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
+        inpaint.end_job(p)
         j = getattr(p, JOB_ATTR, None)
         if j is None or not j.originals:
             return
@@ -158,6 +167,16 @@ class FaceSwapLabScript(scripts.Script):
                     )
                 except Exception as e:  # saving an extra copy must never fail the job
                     console(f"could not save original {k + 1}: {e}")
+
+
+def _list_value(key: str) -> Any:
+    def value(params: dict[str, Any]) -> Any:
+        v = params.get(key)
+        if v is None:
+            return None
+        return [x.strip() for x in str(v).split(",") if x.strip()]
+
+    return value
 
 
 def _comment(p: Any, text: str) -> None:

@@ -7,7 +7,12 @@ all_negative_prompts=None, all_seeds=None, all_subseeds=None, index_of_first_ima
 infotexts=None, comments="")`, and `process_images(p)` following the host's order of hooks:
 before_process -> process -> per batch (before_process_batch, process_batch, decode, then
 postprocess_image for each image, then save) -> Processed -> postprocess. Image generation
-is `p.generate(batch_index, image_index)` (tests supply it; hires fix just resizes)."""
+is `p.generate(batch_index, image_index)` (tests supply it; hires fix just resizes).
+
+An img2img with a `mask` and no `generate` is an inpainting pass (the real class keeps the
+mask as `image_mask`): its arguments are recorded in `inpaint_calls` and its "diffusion" is
+deterministic, the init image moved towards a colour drawn from the seed by the denoising
+strength, composited over the init image with the mask as the host's overlay does."""
 from modules import images, scripts, shared
 
 
@@ -42,9 +47,17 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
 
 
 class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
-    def __init__(self, init_images=None, **kwargs):
+    def __init__(self, init_images=None, mask=None, denoising_strength=0.75, **kwargs):
         super().__init__(**kwargs)
         self.init_images = list(init_images or [])
+        self.image_mask = mask
+        self.denoising_strength = denoising_strength
+
+    def close(self):
+        self.closed = True
+
+
+inpaint_calls = []
 
 
 class Processed:
@@ -66,7 +79,31 @@ def create_infotext(p, index):
     return f"{p.prompt}\nSeed: {p.all_seeds[index]}, {params}"
 
 
+def _inpaint(p):
+    import numpy as np
+    from PIL import Image
+
+    init = np.asarray(p.init_images[0].convert("RGB")).astype(np.float32)
+    mask = np.asarray(p.image_mask.convert("L")).astype(np.float32)[..., None] / 255.0
+    inpaint_calls.append({
+        "init": init.astype(np.uint8), "mask": mask[..., 0], "denoise": p.denoising_strength,
+        "prompt": p.prompt, "negative": getattr(p, "negative_prompt", ""), "seed": p.seed, "steps": getattr(p, "steps", None),
+        "sampler": getattr(p, "sampler_name", None), "size": (getattr(p, "width", None), getattr(p, "height", None)),
+        "cfg_scale": getattr(p, "cfg_scale", None), "scripts": p.scripts, "sd_model": getattr(p, "sd_model", None),
+        "do_not_save_samples": p.do_not_save_samples, "state_job": shared.state.job,
+    })
+    rng = np.random.default_rng(p.seed)
+    colour = rng.integers(0, 256, 3).astype(np.float32)
+    diffused = init + p.denoising_strength * (colour - init)
+    out = init + mask * (diffused - init)
+    shared.state.nextjob()
+    shared.state.job_count = 1
+    return Processed(p, [Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))], p.seed)
+
+
 def process_images(p):
+    if getattr(p, "image_mask", None) is not None and p.generate is None:
+        return _inpaint(p)
     if p.scripts is not None:
         p.scripts.before_process(p)
     shared.state.begin(job="txt2img")

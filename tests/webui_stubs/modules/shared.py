@@ -1,10 +1,11 @@
 """Stand-in for modules/shared.py (v1.10.1): `cmd_opts`, `opts` (options.Options), `state`
 (shared_state.State), `face_restorers` (list of face_restoration.FaceRestoration),
 `sd_upscalers` (list of upscaler.UpscalerData), `OptionInfo` (re-exported from options.py),
-`models_path`, `device`."""
+`models_path`, `device`, `sd_model` (the loaded checkpoint; None when none is loaded), `interrogator`
+(interrogate.InterrogateModels)."""
 import argparse
 
-from modules import options, paths, shared_state
+from modules import interrogate, options, paths, shared_state
 
 OptionInfo = options.OptionInfo
 cmd_opts = argparse.Namespace(
@@ -24,3 +25,5 @@ face_restorers = []
 sd_upscalers = []
 models_path = paths.models_path
 device = "cpu"
+sd_model = "tiny-sd1 (stub)"
+interrogator = interrogate.InterrogateModels("interrogate")
