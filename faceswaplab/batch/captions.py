@@ -98,15 +98,15 @@ class Captions:
             return base, None
         try:
             with self._lock:
-                if self._load_error is not None:  # loading failed once: not retried per image
-                    return base, f"{self.captioner.name} could not be loaded ({self._load_error}); used the template"
                 if not self._begun:
                     self._begun = True
                     try:
                         self.captioner.begin()
                     except Exception as e:
                         self._load_error = f"{type(e).__name__}: {e}"
-                        raise
+                        log.warning("FaceSwapLab: could not load the %s model: %s", self.captioner.name, e)
+                if self._load_error is not None:  # loading failed once: not retried per image
+                    return base, f"{self.captioner.name} could not be loaded ({self._load_error}); used the template"
                 text = " ".join(str(self.captioner.caption(np.ascontiguousarray(rgb))).split())
         except Exception as e:  # the host's model: missing weights, out of memory...
             log.warning("FaceSwapLab: %s caption failed for %s: %s", self.captioner.name, name, e)

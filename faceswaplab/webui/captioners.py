@@ -22,6 +22,9 @@ def _pil(rgb: np.ndarray) -> Any:
     return Image.fromarray(np.ascontiguousarray(rgb[..., :3], dtype=np.uint8))
 
 
+BLIP_FILE = "model_base_caption_capfilt_large.pth"  # what modules/interrogate.py loads
+
+
 class BlipCaptioner:
     name = "blip"
 
@@ -41,7 +44,13 @@ class BlipCaptioner:
         from modules import devices, shared
 
         if ir.blip_model is None:
-            ir.blip_model = ir.load_blip_model()
+            try:
+                ir.blip_model = ir.load_blip_model()
+            except Exception as e:  # the host's loader fails obscurely when its download fails
+                raise RuntimeError(
+                    f"the web-ui has no BLIP model ({BLIP_FILE} in its models/BLIP folder; it downloads "
+                    f"it on first use, which failed: {type(e).__name__}: {e})"
+                ) from e
             if not getattr(shared.cmd_opts, "no_half", False) and not getattr(ir, "running_on_cpu", False):
                 ir.blip_model = ir.blip_model.half()
         ir.blip_model = ir.blip_model.to(devices.device_interrogate)
