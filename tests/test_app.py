@@ -269,7 +269,7 @@ def test_dataset_panel_builds_a_training_set(app_engine, photos, source_png, tmp
     hooks = bp.JobHooks(default_output=lambda kind: tmp_path / "ds-default" / kind)
     values = {
         "folder": str(photos), "uploads": None, "output": "", "trigger": "ohwx woman", "repeats": 5,
-        "caption": "{trigger}, a photo", "min_similarity": 0.0, "min_det_score": 0.0, "keep_min_face_size": 64,
+        "caption": "trigger", "caption_template": "{trigger}, a photo", "min_similarity": 0.0, "min_det_score": 0.0, "keep_min_face_size": 64,
         "single_face": True, "recursive": False, "workers": 2, "redo": False,
         "unit": _unit_values(source_image=str(source_png)),
     }  # fmt: skip
@@ -279,7 +279,7 @@ def test_dataset_panel_builds_a_training_set(app_engine, photos, source_png, tmp
     assert len(list((out / "5_ohwx woman").glob("*.png"))) == 3
     assert (out / "5_ohwx woman" / "p0.txt").read_text(encoding="utf-8").strip() == "ohwx woman, a photo"
     assert sheet is not None and hist is not None and sheet.size[0] > 100
-    assert {r[1] for r in table["data"]} == {"swapped", "no-face"}
+    assert {r[1] for r in table["data"]} == {"kept", "no-face"}, "the table says what the summary line says"
     msg, *_ = bp.do_dataset(app_engine, {**values, "trigger": ""}, hooks)
     assert msg.startswith("**Not run:**") and "trigger" in msg
 

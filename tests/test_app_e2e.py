@@ -76,6 +76,8 @@ def _get(url: str, timeout: float = 5.0) -> int:
 class App:
     url: str
     output_root: Path  # the app's --output-dir (batch jobs without a folder typed go to <it>/batch)
+    models: Path  # its --models-dir (checkpoints in <it>/faces)
+    log: Path
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def app(tmp_path_factory):
                 pytest.fail(f"the app did not answer on {url} in {START_TIMEOUT_S}s:\n{log_path.read_text(errors='replace')[-3000:]}")
             time.sleep(0.25)
         print(f"app up in {time.monotonic() - t0:.1f}s at {url}")
-        yield App(url, tmp / "out")
+        yield App(url, tmp / "out", models, log_path)
     finally:
         proc.terminate()
         try:
@@ -220,16 +222,171 @@ def test_batch_panel_in_the_browser(app, tmp_path):
             page.wait_for_function(
                 "() => document.querySelector('#faceswaplab_batch_uploads').innerText.includes('t2')", timeout=30_000
             )
+            page.click("#faceswaplab_batch_stop")  # nothing running: a note in the status line
+            page.wait_for_function(
+                "() => document.querySelector('#faceswaplab_batch_status').innerText.includes('No job')", timeout=10_000
+            )
             page.click("#faceswaplab_batch_run")
+            page.wait_for_function(  # a run starts with the old notes gone
+                "() => !document.querySelector('#faceswaplab_batch_status').innerText.includes('No job')",
+                timeout=10_000,
+            )
+            overlays = 0
+            for _ in range(40):  # while it runs, one progress overlay on the panel
+                overlays = max(overlays, page.locator(".progress-text:visible, .eta-bar:visible").count())
+                if "input(s)" in page.inner_text("#faceswaplab_batch_message"):
+                    break
+                page.wait_for_timeout(100)
             page.wait_for_function(
                 "() => (document.querySelector('#faceswaplab_batch_message') || {}).innerText?.includes('input(s)')",
                 timeout=SWAP_TIMEOUT_S * 1000,
             )
             message = page.inner_text("#faceswaplab_batch_message")
             table = page.inner_text("#faceswaplab_batch_table")
+            status = page.inner_text("#faceswaplab_batch_status")
+            page.screenshot(path=str(ARTIFACTS / "app_batch.png"), full_page=True)
         finally:
             browser.close()
     assert "3 input(s)" in message and "2 swapped" in message and "1 no-face" in message, message
     assert "t0.png" in table and "no-face" in table, table
+    assert status.strip() == "", status
+    assert overlays <= 1, f"{overlays} progress overlays for one job"
     written = sorted(p.name for p in (app.output_root / "batch").glob("*.png"))
     assert written == ["t0.png", "t2.png"]
+
+
+# --------------------------------------------------------------------------- layout and flows
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _box(page, selector: str) -> dict:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} not shown"
+    return box
+
+
+def _open_page(browser, app, width: int, height: int, aborted: list[str]):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.route("**/*", _only_local(aborted))
+    page.goto(app.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#faceswaplab_app_swap", timeout=60_000)
+    return page
+
+
+def test_swap_tab_layout_at_desktop_and_phone_widths(app):
+    """Source face and target side by side at the top, Swap under both, the result beside
+    them (desktop); on a phone everything stacks in that order. Screenshots of both go to
+    test-artifacts/app_desktop.png and app_phone.png."""
+    from playwright.sync_api import sync_playwright
+
+    aborted: list[str] = []
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = _open_page(browser, app, 1366, 900, aborted)
+            src, tgt = _box(page, "#faceswaplab_app_unit1_source_image"), _box(page, "#faceswaplab_app_target")
+            swap, res = _box(page, "#faceswaplab_app_swap"), _box(page, "#faceswaplab_app_result")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "app_desktop.png"), full_page=True)
+            # the enhancement options are folded: the quality accordion's restorer is hidden
+            assert not page.locator("#faceswaplab_app_unit1_restorer").first.is_visible()
+            phone = _open_page(browser, app, 390, 844, aborted)
+            p_src, p_tgt = _box(phone, "#faceswaplab_app_unit1_source_image"), _box(phone, "#faceswaplab_app_target")
+            p_swap, p_res = _box(phone, "#faceswaplab_app_swap"), _box(phone, "#faceswaplab_app_result")
+            phone.screenshot(path=str(ARTIFACTS / "app_phone.png"), full_page=True)
+        finally:
+            browser.close()
+    assert src["x"] + src["width"] <= tgt["x"] + 1, (src, tgt)  # side by side
+    assert abs(src["y"] - tgt["y"]) < 120 and src["y"] < 450, (src, tgt)  # both at the top
+    assert swap["y"] >= max(src["y"] + src["height"], tgt["y"] + tgt["height"]) - 1, (swap, src, tgt)
+    assert swap["x"] <= src["x"] + 1 and swap["x"] + swap["width"] >= tgt["x"] + tgt["width"] - 1  # under both
+    assert res["x"] >= tgt["x"] + tgt["width"] - 1 and res["y"] < 450, (res, tgt)  # beside, at the top
+    # phone: one column, nothing wider than the screen, in reading order
+    for b in (p_src, p_tgt, p_swap, p_res):
+        assert b["x"] >= 0 and b["x"] + b["width"] <= 390 + 1, b
+    assert p_src["y"] < p_tgt["y"] < p_swap["y"] < p_res["y"]
+    assert not aborted or all(urlparse(u).hostname != LOCAL for u in aborted)
+
+
+def test_upload_that_is_not_an_image_shows_our_one_line(app, tmp_path):
+    """A text file named .png as the target: FaceSwapLab's decoder answers in the message,
+    naming the file by its name; no gradio "Could not preprocess" toast, no traceback."""
+    from playwright.sync_api import sync_playwright
+
+    notes = tmp_path / "notes.png"
+    notes.write_text("these are my notes, not a picture\n" * 20, encoding="utf-8")
+    source_png = tmp_path / "source.png"
+    Image.fromarray(fm.make_face_image(faces=[SOURCE_FACE], seed=11)).save(source_png)
+    log_before = app.log.read_text(errors="replace")
+    aborted: list[str] = []
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = _open_page(browser, app, 1366, 900, aborted)
+            page.locator("#faceswaplab_app_unit1_source_image input[type=file]").set_input_files(str(source_png))
+            page.wait_for_selector("#faceswaplab_app_unit1_source_image img", timeout=30_000)
+            page.locator("#faceswaplab_app_target input[type=file]").set_input_files(str(notes))
+            page.wait_for_timeout(1500)  # the upload reaches the server
+            page.click("#faceswaplab_app_swap")
+            page.wait_for_function(
+                "() => (document.querySelector('#faceswaplab_app_message') || {}).innerText?.includes('Not swapped')",
+                timeout=SWAP_TIMEOUT_S * 1000,
+            )
+            message = page.inner_text("#faceswaplab_app_message")
+            toasts = page.locator(".toast-body").all_inner_texts()
+            page.screenshot(path=str(ARTIFACTS / "app_bad_upload.png"), full_page=True)
+        finally:
+            browser.close()
+    log_after = app.log.read_text(errors="replace")[len(log_before):]
+    assert "notes.png" in message and "not an image" in message, message
+    assert "/tmp" not in message and "gradio" not in message.lower(), message
+    assert not any("preprocess" in t.lower() for t in toasts), toasts
+    assert "Traceback" not in log_after, log_after[-2000:]
+
+
+def _dropdown_options(page, elem_id: str) -> list[str]:
+    page.locator(f"#{elem_id} input").first.click()
+    page.wait_for_selector("ul.option-list li", timeout=10_000)
+    texts = page.locator("ul.option-list li").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [t.strip() for t in texts]
+
+
+def test_checkpoint_dropdowns_refresh_after_build_and_on_load(app, tmp_path):
+    """A checkpoint built in the Build tab is offered in the Swap tab's dropdown at once; one
+    that appears in the folder meanwhile is offered after a page load, no refresh button."""
+    from playwright.sync_api import sync_playwright
+
+    face_png = tmp_path / "anna.png"
+    Image.fromarray(fm.make_face_image(faces=[SOURCE_FACE], seed=11)).save(face_png)
+    aborted: list[str] = []
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = _open_page(browser, app, 1366, 900, aborted)
+            page.get_by_role("tab", name="Build checkpoint").click()
+            page.locator("#faceswaplab_build_files input[type=file]").set_input_files(str(face_png))
+            page.wait_for_function(
+                "() => document.querySelector('#faceswaplab_build_files').innerText.includes('anna')", timeout=30_000
+            )
+            page.fill("#faceswaplab_build_name textarea, #faceswaplab_build_name input", "annacp")
+            page.click("#faceswaplab_build_go")
+            page.wait_for_function(
+                "() => (document.querySelector('#faceswaplab_build_message') || {}).innerText?.includes('Saved')",
+                timeout=SWAP_TIMEOUT_S * 1000,
+            )
+            page.get_by_role("tab", name="Swap").first.click()
+            page.wait_for_timeout(500)
+            after_build = _dropdown_options(page, "faceswaplab_app_unit1_checkpoint")
+            faces = app.models / "faces"
+            for suffix in (".safetensors",):
+                (faces / f"bertacp{suffix}").write_bytes((faces / f"annacp{suffix}").read_bytes())
+            page.reload(wait_until="domcontentloaded")
+            page.wait_for_selector("#faceswaplab_app_swap", timeout=60_000)
+            page.wait_for_timeout(1000)
+            after_load = _dropdown_options(page, "faceswaplab_app_unit1_checkpoint")
+        finally:
+            browser.close()
+    assert "annacp" in after_build, after_build
+    assert "bertacp" in after_load and "annacp" in after_load, after_load

@@ -288,3 +288,17 @@ def test_an_api_context_with_no_downloads_never_fetches_on_a_request(tmp_path, s
         r = c.post("/faceswaplab/v1/swap", json={"image": img, "units": [{"source_images": [img]}]})
     assert r.status_code == 503 and "the web-ui's API does not download on a request" in r.json()["detail"]
     assert server.requests == [] and str(tmp_path) not in r.text
+
+
+def test_a_job_progress_bar_shows_the_download(tmp_path, server, pack, online):
+    """The app's and the web-ui tab's batch/dataset jobs: the download on their own bar."""
+    from faceswaplab.ui.job_control import ProgressReporter
+
+    calls: list = []
+    rep = ProgressReporter("Batch", bar=lambda v, desc="", unit="": calls.append((v, desc)))
+    specs, archives = local_registry(server, pack)
+    engine = engine_mod.Engine(store=ModelStore(tmp_path / "models", specs=specs, archives=archives))
+    with first_run.progress_to(rep.download):
+        engine.swapper()
+    assert calls and calls[-1][0] == 1.0 and "inswapper_128.onnx" in calls[-1][1] and "(100%)" in calls[-1][1]
+    assert all(str(tmp_path) not in d for _, d in calls) and server.requests == ["/inswapper_128.onnx"]

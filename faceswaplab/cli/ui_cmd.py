@@ -32,8 +32,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"face units on the Swap tab (1-{MAX_UNITS}, default {DEFAULT_UNITS})",
     )  # fmt: skip
     p.add_argument(
-        "--output-dir", metavar="DIR", default="faceswaplab-output",
-        help="default folder for batch and dataset outputs (default ./faceswaplab-output)",
+        "--output-dir", "--output-root", dest="output_dir", metavar="DIR", default="faceswaplab-output",
+        help="default folder for batch, dataset and video outputs (default ./faceswaplab-output); on a "
+        "non-loopback --host, typed output folders must be inside it",
+    )  # fmt: skip
+    p.add_argument(
+        "--input-root", metavar="DIR", default=".",
+        help="on a non-loopback --host, typed input folders and video files must be inside it (default: the "
+        "current folder)",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-server-paths", action="store_true",
+        help="on a non-loopback --host, let the page type any server folder or file and any model path "
+        "(off: folders stay inside --input-root / --output-root, dropdowns take listed names only)",
     )  # fmt: skip
     p.add_argument("--auth", metavar="USER:PASS", help="require this login (gradio's auth; several: comma-separated)")
     p.add_argument(
@@ -71,10 +82,25 @@ def check_auth(args: argparse.Namespace) -> dict[str, str]:
     return creds
 
 
+def confinement(args: argparse.Namespace) -> "object | None":
+    """The limits on what the page may name (`ui.confine`): on a non-loopback --host unless
+    --allow-server-paths; None on 127.0.0.1 (the browser's user is the server's user)."""
+    from .serve_cmd import is_loopback
+
+    if is_loopback(args.host) or args.allow_server_paths:
+        return None
+    from ..ui.confine import Confinement
+
+    root = Path(os.path.expanduser(args.input_root))
+    common.check_option(root.is_dir(), f"--input-root must be an existing folder, got {args.input_root}")
+    return Confinement.of(root, Path(os.path.abspath(os.path.expanduser(args.output_dir))))
+
+
 def run(args: argparse.Namespace) -> int:
     common.check_option(1 <= args.port <= 65535, f"--port must be from 1 to 65535, got {args.port}")
     common.check_option(1 <= args.units <= MAX_UNITS, f"--units must be from 1 to {MAX_UNITS}, got {args.units}")
     creds = check_auth(args)
+    confine = confinement(args)
     from ..ui import app
 
     app.disable_analytics()
@@ -91,5 +117,6 @@ def run(args: argparse.Namespace) -> int:
         n_units=args.units,
         output_root=Path(os.path.abspath(os.path.expanduser(args.output_dir))),
         auth=sorted(creds.items()) or None,
+        confine=confine,
     )
     return common.EXIT_OK

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..batch import BatchOptions, DatasetOptions, run_batch, run_dataset
+from ..models import first_run
 from ..errors import BadInputError, FaceSwapLabError, OptionsError
 from ..options import PostOptions, UnitOptions
 from ..options import forms
 from ..options.forms import is_upload_path
 from ..options.meta import UI, options_of
-from .components import md_escape
+from .components import md_escape, message
+from .confine import check_choices, check_writable, folder_label
 from .job_control import JobHooks
 
 TABLE_HEADERS = ["input", "status", "reason", "similarity", "output"]
@@ -87,9 +89,9 @@ def resolve_targets(folder: Any, uploads: Any, hooks: JobHooks) -> tuple[Any, Op
         staging = stage_uploads(paths)
         return str(staging), staging
     if text:
-        p = Path(os.path.expanduser(text))
+        p = hooks.confine.input_path(text) if hooks.confine is not None else Path(os.path.expanduser(text))
         if not p.is_dir():
-            raise BadInputError(f"input folder not found: {text}")
+            raise BadInputError(f"input folder not found: {os.path.basename(text.rstrip('/')) or text}")
         return str(p.resolve()), None
     if hooks.allow_paths:
         raise OptionsError("give an input folder or upload images")
@@ -101,18 +103,25 @@ def _slug(text: str) -> str:
 
 
 def resolve_output(text: Any, kind: str, hooks: JobHooks, sub: str = "") -> Path:
+    """The job's output folder (typed, else the default), created and proven writable: an
+    unwritable one is one line naming it, before the job starts."""
     typed = str(text or "").strip() if hooks.allow_paths else ""
     if typed:
-        return Path(os.path.abspath(os.path.expanduser(typed)))
-    if hooks.default_output is not None:
+        out = hooks.confine.output_path(typed) if hooks.confine is not None else Path(os.path.abspath(os.path.expanduser(typed)))
+    elif hooks.default_output is not None:
         base = Path(hooks.default_output(kind))
-        return base / _slug(sub) if sub else base
-    raise OptionsError("give an output folder")
+        out = base / _slug(sub) if sub else base
+    else:
+        raise OptionsError("give an output folder")
+    check_writable(out, folder_label(out, hooks.confine))
+    return out
 
 
 def _unit(values: Mapping[str, Any], where: str, hooks: JobHooks) -> UnitOptions:
     data = dict(values)
     data["enabled"] = True
+    if hooks.confine is not None:
+        check_choices(data, forms.unit_controls(), hooks.choices, where)
     unit = forms.unit_options(data, where=where, resolve_checkpoint=hooks.resolve_checkpoint)
     if not unit.has_source:
         raise OptionsError(f"{where}: give a source face (a photo or a face checkpoint)")
@@ -129,34 +138,53 @@ def job_options(cls: type, values: Mapping[str, Any]) -> Any:
     return cls(**given)
 
 
-def post_options(values: Mapping[str, Any]) -> PostOptions:
-    return PostOptions.from_dict({k: v for k, v in dict(values.get("post") or {}).items() if v is not None})
+def post_options(values: Mapping[str, Any], hooks: Optional[JobHooks] = None) -> PostOptions:
+    post = dict(values.get("post") or {})
+    if hooks is not None and hooks.confine is not None:
+        check_choices(post, forms.post_controls(), hooks.choices, "post-processing")
+    return PostOptions.from_dict({k: v for k, v in post.items() if v is not None})
 
 
 # --------------------------------------------------------------------------- results
 
 
-def summary_markdown(summary: Any) -> str:
+def summary_markdown(summary: Any, confine: Any = None) -> str:
+    """The job's summary line, where its files went (full paths on this computer; relative to
+    the app's roots on a network address) and its warnings."""
+
+    def where(p: Any) -> str:
+        return md_escape(folder_label(Path(p), confine)) if confine is not None else f"`{p}`"
+
     lines = [f"**{md_escape(summary.line())}**"]
     if summary.stopped:
         lines.append("Stopped: what was finished is recorded; run again with the same options to continue.")
-    lines.append(f"Output folder: `{summary.output_dir}`")
+    lines.append(f"Output folder: {where(summary.output_dir)}")
     if summary.dataset_dir:
-        lines.append(f"Training folder: `{summary.dataset_dir}`; report: `{summary.report_dir}`")
-    lines.append(f"Manifest: `{summary.manifest}`")
+        lines.append(f"Training folder: {where(summary.dataset_dir)}; report: {where(summary.report_dir)}")
+    if confine is None:
+        lines.append(f"Manifest: `{summary.manifest}`")
     for w in summary.warnings:
-        lines.append(f"Warning: {md_escape(w)}")
+        lines.append(f"Warning: {message(w)}")
     return "\n\n".join(lines)
 
 
 def result_rows(summary: Any) -> list[list[Any]]:
+    """One row per input; a dataset's swapped images are "kept", as its summary line says."""
     rows = []
+    names = {"swapped": "kept"} if getattr(summary, "kind", "") == "dataset" else {}
     for item in summary.items[:TABLE_LIMIT]:
         sim = "" if item.similarity is None else f"{item.similarity:.3f}"
-        status = f"{item.status} (earlier run)" if item.skipped else item.status
+        shown = names.get(item.status, item.status)
+        status = f"{shown} (earlier run)" if item.skipped else shown
         out = os.path.relpath(item.output, summary.output_dir) if item.output else ""
-        rows.append([item.input, status, item.reason or "", sim, out])
+        rows.append([item.input, status, clean_reason(item.reason), sim, out])
     return rows
+
+
+def clean_reason(reason: Any) -> str:
+    from .components import clean_text
+
+    return clean_text(reason) if reason else ""
 
 
 def table_value(rows: list[list[Any]]) -> Any:
@@ -219,19 +247,20 @@ def do_batch(
     try:
         unit = _unit(values.get("unit") or {}, "batch unit", hooks)
         options = job_options(BatchOptions, values)
-        post = post_options(values)
+        post = post_options(values, hooks)
         targets, staging = resolve_targets(values.get("folder"), values.get("uploads"), hooks)
         out = resolve_output(values.get("output"), "batch", hooks)
         _started(progress, "loading models and the source face")
-        summary = run_batch(
-            targets, out, [unit], engine=engine, options=options, post=post, on_progress=progress, should_stop=should_stop
-        )
+        with first_run.progress_to(getattr(progress, "download", None)):  # first use: models fetched
+            summary = run_batch(
+                targets, out, [unit], engine=engine, options=options, post=post, on_progress=progress, should_stop=should_stop
+            )
     except FaceSwapLabError as e:
-        return f"**Not run:** {md_escape(e.message)}", table_value([]), []
+        return f"**Not run:** {message(e.message)}", table_value([]), []
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-    return summary_markdown(summary), table_value(result_rows(summary)), gallery_items(summary)
+    return summary_markdown(summary, hooks.confine), table_value(result_rows(summary)), gallery_items(summary)
 
 
 def do_dataset(
@@ -244,20 +273,21 @@ def do_dataset(
     try:
         unit = _unit(values.get("unit") or {}, "dataset identity", hooks)
         options = job_options(DatasetOptions, values)
-        post = post_options(values)
+        post = post_options(values, hooks)
         targets, staging = resolve_targets(values.get("folder"), values.get("uploads"), hooks)
         out = resolve_output(values.get("output"), "dataset", hooks, sub=options.trigger)
         _started(progress, "loading models and the identity")
-        summary = run_dataset(
-            targets, out, unit, options, engine=engine, post=post, on_progress=progress, should_stop=should_stop
-        )
+        with first_run.progress_to(getattr(progress, "download", None)):
+            summary = run_dataset(
+                targets, out, unit, options, engine=engine, post=post, on_progress=progress, should_stop=should_stop
+            )
     except FaceSwapLabError as e:
-        return f"**Not run:** {md_escape(e.message)}", table_value([]), None, None
+        return f"**Not run:** {message(e.message)}", table_value([]), None, None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return (
-        summary_markdown(summary),
+        summary_markdown(summary, hooks.confine),
         table_value(result_rows(summary)),
         report_image(summary, "contact_sheet.png"),
         report_image(summary, "similarity_histogram.png"),

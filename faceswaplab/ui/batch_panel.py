@@ -38,8 +38,10 @@ def _options(gr: Any, cls: type, id_prefix: str, groups: tuple[str, ...], hooks:
 
 def _source_inputs(gr: Any, id_prefix: str, hooks: JobHooks, kind: str, cls: type) -> dict[str, Any]:
     named: dict[str, Any] = {}
+    confined = hooks.confine is not None
     named["folder"] = gr.Textbox(
-        label="Input folder (on the server)", placeholder="/path/to/photos", visible=hooks.allow_paths,
+        label="Input folder (inside the app's input folder)" if confined else "Input folder (on the server)",
+        placeholder="photos" if confined else "/path/to/photos", visible=hooks.allow_paths,
         elem_id=f"{id_prefix}_folder", max_lines=1,
     )  # fmt: skip
     named["uploads"] = components.files(
@@ -49,11 +51,13 @@ def _source_inputs(gr: Any, id_prefix: str, hooks: JobHooks, kind: str, cls: typ
     if hooks.default_output is not None:
         try:
             default = str(hooks.default_output(kind))
+            default = hooks.confine.shown(default) if confined else default
         except Exception:
             default = ""
     hint = f"empty: {default}" + ("/<trigger>" if kind == "dataset" else "") if default else "/path/to/output"
     named["output"] = gr.Textbox(
-        label="Output folder (on the server)", placeholder=hint, visible=hooks.allow_paths,
+        label="Output folder (inside the app's output folder)" if confined else "Output folder (on the server)",
+        placeholder=hint, visible=hooks.allow_paths,
         elem_id=f"{id_prefix}_output", max_lines=1,
     )  # fmt: skip
     with gr.Row():
@@ -85,11 +89,14 @@ def _wire(
     hooks: JobHooks,
     control: JobControl,
     label: str,
+    notes: tuple[Any, Any],
 ) -> None:
     """Connect `button` to `action`. `inputs` maps "" (the panel's own values), "unit" and
     "post" to named components; they go to gradio as a set (the function gets one dict keyed
     by component), so a gr.Progress parameter can follow it; every gradio release since 3
-    supports both."""
+    supports both. `notes` = (status, message): both are cleared when a run starts (an old
+    result or "Stopping: ..." must not look like this run's), the status again when it ends.
+    The progress overlay shows on the message only (one indicator per job)."""
 
     def run(data: Mapping[Any, Any], bar: Any) -> Any:
         values: dict[str, Any] = {name: data.get(comp) for name, comp in inputs[""].items()}
@@ -110,7 +117,10 @@ def _wire(
             return run(data, None)
 
     comps = {comp for group in inputs.values() for comp in group.values()}
-    button.click(fn, inputs=comps, outputs=outputs)
+    status, msg = notes
+    start = button.click(lambda: ("", ""), inputs=[], outputs=[status, msg], queue=False)
+    job = start.then(fn, inputs=comps, outputs=outputs, **components.progress_on(start.then, outputs[0]))
+    job.then(lambda: "", inputs=[], outputs=[status], queue=False)
 
 
 def _buttons(gr: Any, id_prefix: str, run_label: str) -> tuple[Any, Any, Any, Any]:
@@ -140,7 +150,7 @@ def build_batch(
             table = gr.Dataframe(headers=list(TABLE_HEADERS), interactive=False, elem_id=f"{id_prefix}_table")
             gallery = gr.Gallery(label=f"Swapped (first {GALLERY_LIMIT})", elem_id=f"{id_prefix}_gallery")
     inputs = {"": named, "unit": unit, "post": post}
-    _wire(gr, run, inputs, [msg, table, gallery], do_batch, engine, hooks, control, "Batch")
+    _wire(gr, run, inputs, [msg, table, gallery], do_batch, engine, hooks, control, "Batch", (status, msg))
     stop.click(control.stop, inputs=[], outputs=[status], queue=False)
     return {
         **named, "unit": unit, "post": post, "run": run, "stop": stop, "message": msg, "table": table,
@@ -168,7 +178,7 @@ def build_dataset(
             hist = gr.Image(label="Similarity histogram", interactive=False, type="pil")
             table = gr.Dataframe(headers=list(TABLE_HEADERS), interactive=False, elem_id=f"{id_prefix}_table")
     inputs = {"": named, "unit": unit, "post": post}
-    _wire(gr, run, inputs, [msg, table, sheet, hist], do_dataset, engine, hooks, control, "Dataset")
+    _wire(gr, run, inputs, [msg, table, sheet, hist], do_dataset, engine, hooks, control, "Dataset", (status, msg))
     stop.click(control.stop, inputs=[], outputs=[status], queue=False)
     return {**named, "unit": unit, "post": post, "run": run, "stop": stop, "message": msg, "table": table, "control": control}
 

@@ -37,7 +37,9 @@ class JobHooks:
       turns this off: uploads only, outputs in the default folder);
     - `use_progress`: drive a gr.Progress bar (needs the gradio queue; the web-ui's
       --no-gradio-queue turns it off);
-    - `resolve_checkpoint(name)`: a checkpoint dropdown name -> what the core loads.
+    - `resolve_checkpoint(name)`: a checkpoint dropdown name -> what the core loads;
+    - `confine`: the app on a network address: typed folders stay inside its roots, and
+      model dropdowns take only names from `choices` (`ui.confine`); None: no limits.
     """
 
     context: Optional[Callable[[str], ContextManager[Any]]] = None
@@ -48,6 +50,8 @@ class JobHooks:
     allow_paths: bool = True
     use_progress: bool = True
     resolve_checkpoint: Optional[Callable[[str], str]] = None
+    confine: Optional[Any] = None  # ui.confine.Confinement
+    choices: Optional[Any] = None  # the dropdowns' choice providers (checked when confined)
 
 
 class JobControl:
@@ -116,6 +120,22 @@ class ProgressReporter:
 
     def start(self, text: str) -> None:
         self._show(0, None, f"{self.label}: {text}")
+
+    def download(self, ev: Any) -> None:
+        """A first-use model download (models/first_run.FetchProgress) on the same bar: the
+        file, its size, licence and how far it got (the message holds no local path)."""
+        pct = "" if ev.fraction is None else f" ({ev.fraction:.0%})"
+        text = f"{self.label}: {ev.message}{pct}"
+        if self.bar is not None:
+            try:
+                self.bar(float(ev.fraction or 0.0), desc=text)
+            except Exception as e:  # progress display must never break a job
+                log.debug("progress display failed: %s", e)
+        if self.host is not None:
+            try:
+                self.host(0, 0, text)
+            except Exception as e:
+                log.debug("host progress failed: %s", e)
 
     def __call__(self, done: int, total: int, item: Any) -> None:
         self.calls += 1

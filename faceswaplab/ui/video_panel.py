@@ -20,19 +20,23 @@ import numpy as np
 from ..errors import BadInputError, FaceSwapLabError
 from ..options import PostOptions, VideoOptions, forms
 from . import components
+from .confine import check_choices, check_writable, folder_label
 from .job_control import JobControl, JobHooks
 
 VIDEO_ID = "faceswaplab_video"
 Progress = Callable[[str, int, int], None]
 
 
-def resolve_video(upload: Any, path: Any) -> str:
-    """The clip to swap: an upload (a file path from gr.Video / gr.File) or a typed path."""
-    for v in (upload, path):
+def resolve_video(upload: Any, path: Any, confine: Any = None) -> str:
+    """The clip to swap: an upload (a file path from gr.Video / gr.File) or a typed path
+    (inside the input root when `confine`d)."""
+    for typed, v in ((False, upload), (True, path)):
         if isinstance(v, dict):
             v = v.get("path") or v.get("name") or v.get("video")
         v = getattr(v, "name", v)
         if isinstance(v, str) and v.strip():
+            if typed and confine is not None:
+                return str(confine.input_path(v.strip(), "video file"))
             return v.strip()
     raise BadInputError("give a video: upload one or type its path on the server")
 
@@ -69,9 +73,9 @@ def preview_frame(engine: Any, video: str, at: float, unit_values: Mapping[str, 
             return None, "The video has no frames."
         result = swap_image(frame.rgb, [_unit(unit_values)], _post(post_values), engine=engine)
     except FaceSwapLabError as e:
-        return None, f"**No preview:** {components.md_escape(e.message)}"
+        return None, f"**No preview:** {components.message(e.message)}"
     r = result.report
-    text = components.md_escape(r.summary()) if r.swapped else f"**Nothing swapped:** {components.md_escape(r.nothing_swapped_reason())}"
+    text = components.message(r.summary()) if r.swapped else f"**Nothing swapped:** {components.message(r.nothing_swapped_reason())}"
     return result.rgb, f"Frame at {frame.time:.2f} s: {text}"
 
 
@@ -103,19 +107,25 @@ class EtaProgress:
 def do_video(engine: Any, video: str, output: Optional[str], unit_values: Mapping[str, Any],
              post_values: Optional[Mapping[str, Any]], video_values: Optional[Mapping[str, Any]], *,
              out_dir: Path, should_stop: Callable[[], bool] | None = None,
-             progress: Optional[Progress] = None) -> tuple[Optional[str], str, Any]:  # fmt: skip
+             progress: Optional[Progress] = None, confine: Any = None) -> tuple[Optional[str], str, Any]:  # fmt: skip
     """(output file or None, message, report dict). Expected errors become the message; a
-    stopped job says how to continue (the same output path resumes it)."""
+    stopped job says how to continue (the same output path resumes it). `confine`: a typed
+    output file stays inside the output root."""
     from ..video import run_video
 
     try:
-        out = output.strip() if isinstance(output, str) and output.strip() else str(out_dir / (Path(video).stem + "_swapped.mp4"))
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        typed = output.strip() if isinstance(output, str) and output.strip() else ""
+        if typed and confine is not None:
+            out = str(confine.output_path(typed, "output file"))
+        else:
+            out = typed or str(out_dir / (Path(video).stem + "_swapped.mp4"))
+        folder = Path(os.path.abspath(out)).parent
+        check_writable(folder, folder_label(folder, confine))
         report = run_video(video, out, [_unit(unit_values)], engine=engine, options=_video_options(video_values),
                            post=_post(post_values), on_progress=progress, stop=should_stop)  # fmt: skip
     except FaceSwapLabError as e:
-        return None, f"**Not done:** {components.md_escape(e.message)}", None
-    lines = [components.md_escape(report.line())] + [components.md_escape(t) for t in report.track_lines()]
+        return None, f"**Not done:** {components.message(e.message)}", None
+    lines = [components.message(report.line())] + [components.message(t) for t in report.track_lines()]
     return report.output, "\n\n".join(lines), report.to_dict()
 
 
@@ -126,14 +136,15 @@ def build_video_tab(engine: Any, *, providers: Any = None, output_root: Optional
     hooks = hooks or JobHooks()
     control = JobControl(hooks)
     out_dir = Path(output_root) if output_root is not None else Path(os.path.abspath("faceswaplab-output")) / "video"
+    shown_out = hooks.confine.shown(out_dir) if hooks.confine is not None else str(out_dir)
     with gr.Tab("Video", elem_id=f"{VIDEO_ID}_tab"):
         with gr.Row():
             with gr.Column():
                 upload = gr.Video(label="Video", elem_id=f"{VIDEO_ID}_upload")
-                path = gr.Textbox(label="... or a video file on the server", placeholder="/path/to/clip.mp4",
+                path = gr.Textbox(label="... or a video file on the server", placeholder="clip.mp4" if hooks.confine is not None else "/path/to/clip.mp4",
                                   visible=hooks.allow_paths, max_lines=1, elem_id=f"{VIDEO_ID}_path")  # fmt: skip
                 output = gr.Textbox(label="Output file (empty: in the output folder)", max_lines=1,
-                                    placeholder=str(out_dir / "<name>_swapped.mp4"), visible=hooks.allow_paths,
+                                    placeholder=os.path.join(shown_out, "<name>_swapped.mp4"), visible=hooks.allow_paths,
                                     elem_id=f"{VIDEO_ID}_output")  # fmt: skip
                 with gr.Row():
                     at = gr.Number(label="Preview at (seconds)", value=0.0, minimum=0, elem_id=f"{VIDEO_ID}_at")
@@ -164,27 +175,36 @@ def build_video_tab(engine: Any, *, providers: Any = None, output_root: Optional
         return (dict(zip(unit_names, values[:nu])), dict(zip(post_names, values[nu : nu + npost])),
                 dict(zip(video_names, values[nu + npost :])))  # fmt: skip
 
+    def checked(up: Any, typed: Any, values: tuple[Any, ...]) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        video = resolve_video(up, typed if hooks.allow_paths else None, hooks.confine)
+        u, p, v = split(values)
+        if hooks.confine is not None:
+            check_choices(u, forms.unit_controls(), hooks.choices, "video unit")
+            check_choices(p, forms.post_controls(), hooks.choices, "post-processing")
+        return video, u, p, v
+
     def run_preview(up: Any, typed: Any, seconds: Any, *values: Any) -> tuple[Any, str]:
         try:
-            video = resolve_video(up, typed)
+            video, u, p, _ = checked(up, typed, values)
         except FaceSwapLabError as e:
-            return None, f"**No preview:** {components.md_escape(e.message)}"
-        u, p, _ = split(values)
+            return None, f"**No preview:** {components.message(e.message)}"
         return preview_frame(engine, video, float(seconds or 0.0), u, p)
 
     def run_job(up: Any, typed: Any, out: Any, *values: Any, progress: Any = gr.Progress()) -> tuple[Any, str, Any]:
         try:
-            video = resolve_video(up, typed)
+            video, u, p, v = checked(up, typed, values)
         except FaceSwapLabError as e:
-            return None, f"**Not done:** {components.md_escape(e.message)}", None
-        u, p, v = split(values)
+            return None, f"**Not done:** {components.message(e.message)}", None
         with control.running("video") as should_stop:
             return do_video(engine, video, out if hooks.allow_paths else None, u, p, v, out_dir=out_dir,
-                            should_stop=should_stop, progress=EtaProgress(progress if hooks.use_progress else None))  # fmt: skip
+                            should_stop=should_stop, progress=EtaProgress(progress if hooks.use_progress else None),
+                            confine=hooks.confine)  # fmt: skip
 
     inputs = unit_comps + post_comps + video_comps
     preview_btn.click(run_preview, inputs=[upload, path, at] + inputs, outputs=[preview, message])
-    run_btn.click(run_job, inputs=[upload, path, output] + inputs, outputs=[player, message, report])
+    start = run_btn.click(lambda: "", inputs=[], outputs=[message], queue=False)
+    start.then(run_job, inputs=[upload, path, output] + inputs, outputs=[player, message, report],
+               **components.progress_on(start.then, player))  # fmt: skip
     stop_btn.click(control.stop, inputs=[], outputs=[message])
 
 
