@@ -159,6 +159,8 @@ def pasted(infotext: str, params: dict[str, Any], available: Any) -> list[str]:
     """on_infotext_pasted: a pasted model name this web-ui does not have (another machine's
     checkpoint, a deleted swapper) is dropped, so its dropdown keeps a valid value instead of
     an unknown name; returns one message per dropped value for the console."""
+    from ..api.guard import is_listed  # the engine's own name matching (suffix, host prefix)
+
     dropped = []
     for key in list(params):
         if not str(key).startswith(f"{INFO_PREFIX} U"):
@@ -168,8 +170,7 @@ def pasted(infotext: str, params: dict[str, Any], available: Any) -> list[str]:
         value = params[key]
         if not listed or value in (None, "", "None"):
             continue  # not a model name, or nothing to compare with
-        stems = {_stem(x) for x in listed}
-        if _stem(str(value)) not in stems:
+        if not is_listed(str(value), listed):
             params.pop(key)
             dropped.append(f"{key}: {value!r} is not available here; the setting was left as it was")
     return dropped
@@ -200,15 +201,6 @@ INFOTEXT_FIELDS = tuple(
     for c in forms.unit_controls()
     if c.meta.value not in (IMAGE_VALUE, IMAGES, NAMES) and c.name not in ("enabled", "checkpoint")
 )
-
-
-def _stem(name: str) -> str:
-    import os
-
-    base = os.path.basename(name.replace("\\", "/")).lower()
-    for ext in (".onnx", ".safetensors", ".pth"):
-        base = base.removesuffix(ext)
-    return base
 
 
 # List-valued unit fields (mask regions, mask areas): written comma-separated, pasted back as
