@@ -318,10 +318,15 @@ def _swap_one(
     it is reverted before the next face is pasted, which may overlap it); otherwise its
     similarity is only queued in `pending` (when reported at all) and every queued face of
     the image is embedded in one recognition run by `_measure_similarities`."""
+    original = None
     if opts.enhance.inpaint_when == "before":
+        # Its pass may reach past the swap's ROI: a face given up below keeps none of it.
+        original = rgb.copy()
         fr.inpaint = inpaint.inpaint_face(engine, rgb, face, opts, fr.notes)
     outcome = swap_face(engine, rgb, face, ident, opts)
     if outcome.roi is None:
+        if original is not None:
+            np.copyto(rgb, original)
         fr.reason = "face lies outside the image"
         return None
     fr.notes.extend(outcome.notes)
@@ -330,7 +335,11 @@ def _swap_one(
         sim = similarity(engine.analyser().embed(rgb, face.kps), ident.embedding)
         fr.similarity = round(sim, 4)
         if sim < opts.min_similarity:
-            rgb[y0:y1, x0:x1] = outcome.before
+            if original is not None:
+                np.copyto(rgb, original)
+                fr.notes.append("the inpainting before the swap was reverted with it")
+            else:
+                rgb[y0:y1, x0:x1] = outcome.before
             fr.reason = f"below similarity: {sim:.2f} < {opts.min_similarity:.2f} (reverted)"
             return outcome
     elif opts.report_similarity:
