@@ -297,3 +297,26 @@ def test_batch_and_dataset_post_process_too(files, models_dir, capfd, tmp_path):
     )
     assert code == 0, err
     assert json.loads(stdout)["counts"] == {"filtered": 2}
+
+
+def test_batch_and_dataset_take_png_compression(files, models_dir, capfd, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(fm.make_face_image(size=(320, 320), faces=[(80, 80, 160, fm.FEMALE, 30)], seed=40)).save(photos / "p.png")
+    common = ["--target-dir", photos, "--source", files["src"], "--models-dir", models_dir, "--no-progress"]
+    outs = {}
+    for level in ("0", "9"):
+        code, _, err = run_cli(["batch", "--output-dir", tmp_path / f"b{level}", "--png-compression", level] + common, capfd)
+        assert code == 0, err
+        code, _, err = run_cli(["dataset", "--output-dir", tmp_path / f"d{level}", "--trigger", "sks",
+                                "--png-compression", level] + common, capfd)  # fmt: skip
+        assert code == 0, err
+        outs[level] = (tmp_path / f"b{level}" / "p.png", next((tmp_path / f"d{level}" / "10_sks").glob("*.png")))
+    for stored, smallest in zip(outs["0"], outs["9"]):
+        assert stored.stat().st_size > 1.2 * smallest.stat().st_size, "level 0 stores, level 9 compresses"
+        assert np.array_equal(np.asarray(Image.open(stored)), np.asarray(Image.open(smallest))), "same pixels"
+    # a re-run at another level redoes nothing: the level is not part of the manifest's job
+    code, stdout, err = run_cli(["batch", "--output-dir", tmp_path / "b0", "--png-compression", "5", "--json"] + common, capfd)
+    assert code == 0 and json.loads(stdout)["processed"] == 0, stdout
+    code, _, err = run_cli(["batch", "--output-dir", tmp_path / "bx", "--png-compression", "10"] + common, capfd)
+    assert code == 2 and "png" in err.lower() and "10" in err

@@ -218,7 +218,7 @@ class _DatasetHandler:
         img = finish_post(self.engine, result, self.post) if outcome.status == STATUS_SWAPPED else result.image
         name = self.names[inp.key]
         if outcome.status == STATUS_SWAPPED:
-            save_image(self.out / paths["image"], img.rgb, meta=img.meta)
+            save_image(self.out / paths["image"], img.rgb, meta=img.meta, png_compression=self.options.png_compression)
             text, note = self.captions.text_for(name, img.rgb, result.report)
             if note:
                 outcome.detail = {**(outcome.detail or {}), "caption_note": note}
@@ -229,7 +229,8 @@ class _DatasetHandler:
             outcome.output = paths["image"]
             files = [paths["image"], paths["caption"]]
         else:
-            save_image(self.out / paths["rejected"], img.rgb, meta=img.meta)
+            save_image(self.out / paths["rejected"], img.rgb, meta=img.meta,
+                       png_compression=self.options.png_compression)
             files = [paths["rejected"]]
         save_image(self.out / paths["thumb"], make_thumbnail(img.rgb, THUMB_SIZE), quality=85, mark_edited=False)
         outcome.files = files + [paths["thumb"]]

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from ..engine import Engine
 from ..imageio import SAVE_FORMATS, save_image
 from ..options import PostOptions, UnitOptions
+from ..options.job import DEFAULT_PNG_COMPRESSION
 from ..options.meta import CLI, UI, option, validate
 from ..pipeline import SwapResult, preflight
 from ..postprocess import apply as apply_post
@@ -36,6 +37,11 @@ class RunOptions:
                           help="images processed at once, sharing the models (threads; each holds one image)")
     redo: bool = option(False, label="Redo everything (ignore the manifest)", group="run", fronts=_FRONTS,
                         help="process every image again, even those the manifest says are done")
+    png_compression: int = option(DEFAULT_PNG_COMPRESSION, label="PNG compression level", group="output",
+                                  fronts=_FRONTS, minimum=0, maximum=9, step=1, metavar="N",
+                                  help="zlib level of PNG outputs: 0 stores, 9 is smallest and slowest; "
+                                       "the same pixels and metadata at every level (not part of the manifest's "
+                                       "job: changing it redoes nothing)")
     # fmt: on
 
     def __post_init__(self) -> None:
@@ -93,7 +99,8 @@ class _BatchHandler:
             return outcome
         rel = self.names[inp.key]
         img = finish_post(self.engine, result, self.post)
-        save_image(self.out / rel, img.rgb, alpha=img.alpha, meta=img.meta, quality=self.options.quality)
+        save_image(self.out / rel, img.rgb, alpha=img.alpha, meta=img.meta, quality=self.options.quality,
+                   png_compression=self.options.png_compression)
         outcome.output = rel
         outcome.files = [rel]
         return outcome

@@ -167,7 +167,7 @@ def build_dataset(
     with gr.Row():
         with gr.Column():
             named = _source_inputs(gr, id_prefix, hooks, "dataset", DatasetOptions)
-            named.update(_options(gr, DatasetOptions, id_prefix, ("dataset",), hooks))
+            named.update(_options(gr, DatasetOptions, id_prefix, ("dataset", "output"), hooks))
             with gr.Accordion("Filters (rejected images go to report/rejected/ with the reason)", open=False):
                 named.update(_options(gr, DatasetOptions, id_prefix, ("filter",), hooks))
             unit = _unit_inputs(gr, id_prefix, providers, "Identity (source photos or a face checkpoint) and quality")
