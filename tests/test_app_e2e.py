@@ -150,10 +150,7 @@ def test_swap_in_the_browser(app, tmp_path):
     with sync_playwright() as p:
         browser = _launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.route("**/*", _only_local(aborted))
-            page.goto(app.url, wait_until="domcontentloaded")
-            page.wait_for_selector("#faceswaplab_app_swap", timeout=60_000)
+            page = _open_page(browser, app, 1280, 900, aborted)
             page.locator("#faceswaplab_app_target input[type=file]").set_input_files(str(target_png))
             page.locator("#faceswaplab_app_unit1_source_image input[type=file]").set_input_files(str(source_png))
             # Both previews shown: the uploads reached the server.
@@ -212,9 +209,7 @@ def test_batch_panel_in_the_browser(app, tmp_path):
     with sync_playwright() as p:
         browser = _launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.route("**/*", _only_local(aborted))
-            page.goto(app.url, wait_until="domcontentloaded")
+            page = _open_page(browser, app, 1280, 900, aborted)
             page.get_by_role("tab", name="Batch").click()
             page.locator("#faceswaplab_batch_uploads input[type=file]").set_input_files(targets)
             page.locator("#faceswaplab_batch_unit1_source_image input[type=file]").set_input_files(str(source_png))

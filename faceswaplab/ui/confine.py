@@ -28,14 +28,6 @@ from ..options import forms
 from ..options.forms import Control
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class Confinement:
     """The roots typed paths must stay in (see the module docstring)."""
@@ -53,7 +45,7 @@ class Confinement:
             raise OptionsError(f"the {what} name is not valid")
         raw = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
         full = Path(os.path.realpath(raw if raw.is_absolute() else root / raw))
-        if not _inside(full, root):
+        if not full.is_relative_to(root):
             raise OptionsError(
                 f"the {what} must be inside the app's {'input' if flag == '--input-root' else 'output'} folder "
                 f"({flag}); give a name relative to it"
@@ -70,7 +62,7 @@ class Confinement:
         """A path as the page may show it: relative to its root, led by the root's name."""
         full = Path(os.path.realpath(str(path)))
         for root in (self.output_root, self.input_root):
-            if _inside(full, root):
+            if full.is_relative_to(root):
                 rel = full.relative_to(root)
                 return str(Path(root.name) / rel) if str(rel) != "." else root.name
         return full.name
